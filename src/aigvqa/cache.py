@@ -1,0 +1,97 @@
+"""On-disk feature cache.
+
+One entry per (content, extractor name, version, settings). Entries are ``.npz`` files written
+to a temporary name and atomically renamed, so an interrupted run never leaves a partial entry
+under a real name; an unreadable or inconsistent entry is treated as missing and recomputed.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import platformdirs
+
+CACHE_ENV = "AIGVQA_CACHE_DIR"
+
+
+def default_cache_dir() -> Path:
+    """``$AIGVQA_CACHE_DIR`` if set, else the user's cache directory."""
+    env = os.environ.get(CACHE_ENV)
+    return Path(env) if env else Path(platformdirs.user_cache_dir("aigvqa"))
+
+
+def file_digest(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
+    """BLAKE2b digest of a file's bytes (the cache identifies videos by content, not name)."""
+    h = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as f:
+        while block := f.read(chunk):
+            h.update(block)
+    return h.hexdigest()
+
+
+def text_digest(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+
+
+def settings_digest(settings: dict[str, Any]) -> str:
+    """Digest of JSON-serialisable settings (extractor name, version, config, sampling)."""
+    blob = json.dumps(settings, sort_keys=True, default=str)
+    return hashlib.blake2b(blob.encode("utf-8"), digest_size=8).hexdigest()
+
+
+class FeatureCache:
+    """Content-addressed store of feature dicts (name → float) and optional arrays."""
+
+    def __init__(self, root: str | os.PathLike | None = None):
+        self.root = Path(root) if root is not None else default_cache_dir()
+
+    def _path(self, extractor: str, settings: str, content: str) -> Path:
+        return self.root / extractor / settings / content[:2] / f"{content}.npz"
+
+    def get(self, extractor: str, settings: str, content: str) -> dict[str, Any] | None:
+        """The cached features, or None when absent, partial or corrupt."""
+        path = self._path(extractor, settings, content)
+        if not path.exists():
+            return None
+        try:
+            with np.load(path, allow_pickle=False) as data:
+                names = [str(n) for n in data["names"]]
+                values = np.asarray(data["values"], dtype=np.float64)
+                extra = {k: np.array(data[k]) for k in data.files if k not in ("names", "values")}
+        except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
+            return None
+        if values.shape != (len(names),):
+            return None
+        features: dict[str, Any] = dict(zip(names, values.tolist(), strict=False))
+        if extra:
+            features["__arrays__"] = extra
+        return features
+
+    def put(self, extractor: str, settings: str, content: str, features: dict[str, Any]) -> None:
+        """Store features atomically (write to a temporary file, then rename)."""
+        path = self._path(extractor, settings, content)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        arrays = features.get("__arrays__", {})
+        scalars = {k: v for k, v in features.items() if k != "__arrays__"}
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npz")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                np.savez(
+                    f,
+                    names=np.array(list(scalars), dtype=str),
+                    values=np.array(list(scalars.values()), dtype=np.float64),
+                    **arrays,
+                )
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise

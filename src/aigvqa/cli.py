@@ -1,0 +1,511 @@
+"""The ``aigvqa`` command line: validate, train, predict, evaluate, cv, score, demo, list."""
+
+from __future__ import annotations
+
+import functools
+import json
+import math
+import os
+import statistics
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Annotated, Optional
+
+import numpy as np
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from aigvqa import __version__
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    help="Predict the human quality score (MOS) of AI-generated videos.",
+)
+out = Console(width=None if sys.stdout.isatty() else 140)
+err = Console(stderr=True)
+
+VideosOpt = Annotated[Optional[Path], typer.Option("--videos", help="Folder holding the video files.")]
+WorkersOpt = Annotated[
+    Optional[int], typer.Option("--workers", help="Parallel extraction processes [default: all cores].")
+]
+ExecutorOpt = Annotated[str, typer.Option("--executor", help="'local' processes or 'ray'.")]
+AddressOpt = Annotated[Optional[str], typer.Option("--address", help="Ray cluster address (with --executor ray).")]
+NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Do not read or write the feature cache.")]
+QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+
+
+class CLIError(Exception):
+    """An error reported to the user as one message, without a traceback."""
+
+
+def friendly(fn):
+    """Turn expected failures into a one-line message and exit code 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        from aigvqa.data import DataError
+        from aigvqa.model import ModelError
+        from aigvqa.video import VideoError
+
+        try:
+            return fn(*args, **kwargs)
+        except (
+            CLIError,
+            DataError,
+            ModelError,
+            VideoError,
+            ValueError,
+            KeyError,
+            ImportError,
+            FileNotFoundError,
+        ) as exc:
+            message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
+            err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+            raise typer.Exit(2) from None
+        except KeyboardInterrupt:
+            err.print("interrupted: features computed so far are cached; rerun to continue")
+            raise typer.Exit(130) from None
+
+    return wrapper
+
+
+def _run_options(videos, workers, executor, address, no_cache, quiet):
+    from aigvqa.cache import FeatureCache
+    from aigvqa.pipeline import RunOptions
+
+    if videos is not None and not videos.is_dir():
+        raise CLIError(f"--videos {videos}: not a directory")
+    options = {"address": address} if executor == "ray" else {}
+    return RunOptions(
+        videos_dir=videos,
+        cache=None if no_cache else FeatureCache(),
+        workers=workers or os.cpu_count() or 1,
+        executor=executor,
+        executor_options=options,
+        progress=not quiet and sys.stderr.isatty(),
+    )
+
+
+def _report_errors(items, errors: dict[int, str], what: str, fallback: str | None = None) -> None:
+    if not errors:
+        return
+    tail = f"; they get the {fallback} score" if fallback else ""
+    err.print(f"[yellow]{len(errors)} of {len(items)} videos could not be {what}{tail}:[/]")
+    for i in sorted(errors)[:20]:
+        err.print(f"  {items[i].video}: {errors[i]}", highlight=False, markup=False)
+    if len(errors) > 20:
+        err.print(f"  … and {len(errors) - 20} more")
+
+
+@app.command()
+@friendly
+def validate(
+    data_json: Annotated[Path, typer.Argument(help="Challenge JSON file (train, val or test).")],
+    videos: VideosOpt = None,
+    target: Annotated[str, typer.Option(help="Numeric field checked when present.")] = "gt_score",
+    workers: WorkersOpt = None,
+) -> None:
+    """Check a challenge JSON file and, with --videos, that every video exists and decodes."""
+    from aigvqa.data import load_items
+
+    start = time.perf_counter()
+    items = load_items(data_json, target=target)
+    n_target = sum(1 for it in items if target in it.meta)
+    prompts = len({it.prompt for it in items})
+    out.print(f"{data_json}: {len(items)} items, {prompts} unique prompts, {n_target} with '{target}'")
+    if n_target:
+        vals = [float(it.meta[target]) for it in items if target in it.meta]
+        out.print(f"  {target}: min {min(vals):.3f}, median {statistics.median(vals):.3f}, max {max(vals):.3f}")
+    if videos is None:
+        out.print(f"  valid ({time.perf_counter() - start:.2f} s)")
+        return
+    if not videos.is_dir():
+        raise CLIError(f"--videos {videos}: not a directory")
+    from aigvqa.extract import map_local
+    from aigvqa.video import probe_safely
+
+    paths = [str(videos / it.video) for it in items]
+    infos = {}
+    failures = {}
+    for i, (info, problem) in enumerate(map_local(probe_safely, paths, workers or os.cpu_count() or 1, ordered=True)):
+        if problem:
+            failures[i] = problem
+        else:
+            infos[i] = info
+    if infos:
+        res = Counter(f"{v.width}x{v.height}" for v in infos.values())
+        durations = [v.duration for v in infos.values()]
+        fps = Counter(f"{v.fps:.3g}" for v in infos.values())
+        codecs = Counter(v.codec for v in infos.values())
+        out.print(f"  decodable: {len(infos)}; resolutions: " + ", ".join(f"{k} ({c})" for k, c in res.most_common(6)))
+        out.print(
+            f"  duration s: min {min(durations):.2f}, median {statistics.median(durations):.2f}, "
+            f"max {max(durations):.2f}; fps: " + ", ".join(f"{k} ({c})" for k, c in fps.most_common(5))
+        )
+        out.print("  codecs: " + ", ".join(f"{k} ({c})" for k, c in codecs.most_common(5)))
+    if failures:
+        _report_errors(items, failures, "decoded")
+        raise typer.Exit(1)
+    out.print(f"  all {len(items)} videos decode ({time.perf_counter() - start:.1f} s)")
+
+
+@app.command()
+@friendly
+def train(
+    train_json: Annotated[Path, typer.Argument(help="Training JSON with video, prompt and the target.")],
+    out_dir: Annotated[Path, typer.Option("--out", help="Model directory to write.")],
+    videos: VideosOpt = None,
+    target: Annotated[str, typer.Option(help="Numeric item field to learn.")] = "gt_score",
+    features: Annotated[Optional[str], typer.Option(help="Feature groups/extractors, e.g. 'classic,prompt'.")] = None,
+    regressor: Annotated[str, typer.Option(help="Regressor name (see 'aigvqa list').")] = "lightgbm",
+    config: Annotated[Optional[Path], typer.Option(help="JSON recipe of model settings.")] = None,
+    seed: int = 0,
+    strict: Annotated[bool, typer.Option(help="Fail if any video cannot be read.")] = False,
+    workers: WorkersOpt = None,
+    executor: ExecutorOpt = "local",
+    address: AddressOpt = None,
+    no_cache: NoCacheOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Learn a quality model from labelled videos."""
+    from aigvqa.data import load_items
+    from aigvqa.features import DEFAULT_FEATURES
+    from aigvqa.model import QualityModel
+    from aigvqa.pipeline import train as train_model
+
+    params = json.loads(config.read_text()) if config else {}
+    params.setdefault("features", features or DEFAULT_FEATURES)
+    if features:
+        params["features"] = features
+    params.update(target=target, seed=seed, regressor=params.get("regressor", regressor))
+    if regressor != "lightgbm":
+        params["regressor"] = regressor
+    model = QualityModel(**params)
+    items = load_items(train_json, target=target, require_target=True)
+    run = _run_options(videos if model.needs_video() else None, workers, executor, address, no_cache, quiet)
+    start = time.perf_counter()
+    model, table = train_model(model, items, run)
+    elapsed = time.perf_counter() - start
+    _report_errors(items, table.errors, "read; they are left out of training")
+    if strict and table.errors:
+        raise typer.Exit(1)
+    model.save(out_dir)
+    out.print(
+        f"trained on {model.n_train_} of {len(items)} items, {len(model.feature_names_)} features, "
+        f"{model.regressor} regressor, target '{target}' ({elapsed:.1f} s, {elapsed / len(items):.3f} s/item)"
+    )
+    table_out = Table(title="most important features", show_edge=False)
+    table_out.add_column("feature")
+    table_out.add_column("importance", justify="right")
+    for name, value in model.top_features(15):
+        table_out.add_row(name, f"{value:.3f}")
+    out.print(table_out)
+    out.print(f"model written to {out_dir}")
+
+
+@app.command()
+@friendly
+def predict(
+    input_json: Annotated[Path, typer.Argument(help="JSON list of {video, prompt}.")],
+    model_dir: Annotated[Path, typer.Option("--model", help="Model directory from 'aigvqa train'.")],
+    out_path: Annotated[Path, typer.Option("--out", help="Predictions JSON to write.")],
+    videos: VideosOpt = None,
+    zip_path: Annotated[Optional[Path], typer.Option("--zip", help="Also write the CodaLab submission zip.")] = None,
+    strict: Annotated[bool, typer.Option(help="Exit non-zero if any video cannot be read.")] = False,
+    workers: WorkersOpt = None,
+    executor: ExecutorOpt = "local",
+    address: AddressOpt = None,
+    no_cache: NoCacheOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Score every item; writes the challenge predictions file (and errors beside it)."""
+    from aigvqa.data import load_items
+    from aigvqa.model import QualityModel
+    from aigvqa.pipeline import predict as predict_items
+    from aigvqa.submission import errors_path, predictions_payload, readme_text, write_json_atomic, write_submission_zip
+
+    model = QualityModel.load(model_dir)
+    items = load_items(input_json)
+    if model.needs_video() and videos is None:
+        raise CLIError(f"the model in {model_dir} uses video features: pass --videos DIR")
+    run = _run_options(videos if model.needs_video() else None, workers, executor, address, no_cache, quiet)
+    start = time.perf_counter()
+    scores, table = predict_items(model, items, run)
+    elapsed = time.perf_counter() - start
+    write_json_atomic(out_path, predictions_payload(items, scores))
+    errs_file = errors_path(out_path)
+    if table.errors:
+        write_json_atomic(
+            errs_file,
+            [
+                {
+                    "index": i,
+                    "video": items[i].video,
+                    "reason": table.errors[i],
+                    "fallback": model.fallback_kind(),
+                    "predict_score": float(scores[i]),
+                }
+                for i in sorted(table.errors)
+            ],
+        )
+        _report_errors(items, table.errors, "read", fallback=model.fallback_kind())
+        err.print(f"errors listed in {errs_file}")
+    elif errs_file.exists():
+        errs_file.unlink()
+    out.print(f"{len(items)} predictions written to {out_path} ({elapsed / len(items):.3f} s/video)")
+    if zip_path:
+        description = (
+            f"aigvqa {__version__}: features [{model.features}] -> {model.regressor} regressor "
+            f"trained on {model.n_train_} items (target '{model.target}'); no pretrained weights."
+        )
+        readme = readme_text(elapsed / len(items), uses_gpu=False, extra_data=False, description=description)
+        write_submission_zip(zip_path, out_path, readme)
+        out.print(f"submission written to {zip_path}")
+    if strict and table.errors:
+        raise typer.Exit(1)
+
+
+def _load_predictions(path: Path) -> dict[str, float]:
+    from aigvqa.data import DataError
+
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise DataError(f"{path}: file not found") from None
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    if not isinstance(raw, list):
+        raise DataError(f"{path}: expected a JSON list of {{video, predict_score}}")
+    preds: dict[str, float] = {}
+    for i, entry in enumerate(raw):
+        if not isinstance(entry, dict) or not isinstance(entry.get("video"), str):
+            raise DataError(f"{path}, item {i}: expected an object with a string 'video'")
+        score = entry.get("predict_score")
+        if isinstance(score, bool) or not isinstance(score, (int, float)) or not math.isfinite(score):
+            raise DataError(f"{path}, item {i} ({entry['video']}): 'predict_score' must be a finite number")
+        if entry["video"] in preds:
+            raise DataError(f"{path}, item {i}: duplicate video {entry['video']!r}")
+        preds[entry["video"]] = float(score)
+    return preds
+
+
+@app.command()
+@friendly
+def evaluate(
+    pred_json: Annotated[Path, typer.Argument(help="Predictions: JSON list of {video, predict_score}.")],
+    labels_json: Annotated[Path, typer.Argument(help="Labels: JSON list of {video, prompt, gt_score}.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    by: Annotated[Optional[str], typer.Option(help="Also report per value of this label field.")] = None,
+    target: str = "gt_score",
+) -> None:
+    """Compare predictions with labels: PLCC, SROCC, KRCC, RMSE, Score (+ bootstrap 95% CI)."""
+    from aigvqa.data import load_items
+    from aigvqa.metrics import evaluate as metrics
+
+    preds = _load_predictions(pred_json)
+    labels = load_items(labels_json, target=target, require_target=True)
+    missing = [it.video for it in labels if it.video not in preds]
+    if missing:
+        raise CLIError(
+            f"{len(missing)} of {len(labels)} labelled videos have no prediction in {pred_json} "
+            f"(e.g. {', '.join(missing[:3])})"
+        )
+    extra = len(preds) - len(labels)
+    if extra > 0:
+        err.print(f"[yellow]note:[/] {extra} predictions have no label and are ignored")
+    p = np.array([preds[it.video] for it in labels])
+    y = np.array([float(it.meta[target]) for it in labels])
+    result = _metric_dict(metrics(p, y))
+    if by:
+        groups: dict[str, list[int]] = {}
+        for i, it in enumerate(labels):
+            if by not in it.meta:
+                raise CLIError(f"{labels_json}, item {i} ({it.video}): missing field '{by}' for --by")
+            groups.setdefault(str(it.meta[by]), []).append(i)
+        result["groups"] = {g: _metric_dict(metrics(p[idx], y[idx])) for g, idx in sorted(groups.items())}
+    if as_json:
+        print(json.dumps(result))
+        return
+    _print_metrics(result)
+
+
+def _metric_dict(m: dict) -> dict:
+    keys = ("plcc", "plcc_logistic", "srocc", "krcc", "rmse", "score", "n")
+    d = {k: m[k] for k in keys}
+    d["score_ci95"] = [m["score_ci_low"], m["score_ci_high"]]
+    return d
+
+
+def _print_metrics(result: dict) -> None:
+    t = Table(show_edge=False)
+    for col in ("group", "n", "PLCC", "PLCC(logistic)", "SROCC", "KRCC", "RMSE", "Score", "Score 95% CI"):
+        t.add_column(col, justify="right")
+
+    def row(name, m):
+        lo, hi = m["score_ci95"]
+        t.add_row(
+            name,
+            str(m["n"]),
+            *(f"{m[k]:.4f}" for k in ("plcc", "plcc_logistic", "srocc", "krcc", "rmse", "score")),
+            f"[{lo:.3f}, {hi:.3f}]",
+        )
+
+    row("all", result)
+    for g, m in result.get("groups", {}).items():
+        row(g, m)
+    out.print(t)
+
+
+@app.command()
+@friendly
+def cv(
+    data_json: Annotated[Path, typer.Argument(help="Labelled JSON file.")],
+    videos: VideosOpt = None,
+    folds: int = 5,
+    repeats: int = 3,
+    group_by: Annotated[
+        Optional[str], typer.Option(help="Keep items sharing this field in one fold (e.g. prompt).")
+    ] = None,
+    target: str = "gt_score",
+    features: Annotated[Optional[str], typer.Option(help="Feature groups/extractors.")] = None,
+    regressor: str = "lightgbm",
+    config: Annotated[Optional[Path], typer.Option(help="JSON recipe of model settings.")] = None,
+    seed: int = 0,
+    oof: Annotated[Optional[Path], typer.Option(help="Write out-of-fold predictions (first repeat) here.")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    workers: WorkersOpt = None,
+    executor: ExecutorOpt = "local",
+    address: AddressOpt = None,
+    no_cache: NoCacheOpt = False,
+    quiet: QuietOpt = False,
+) -> None:
+    """Repeated K-fold cross-validation: median and spread of PLCC, SROCC and Score."""
+    from aigvqa.data import load_items
+    from aigvqa.features import DEFAULT_FEATURES
+    from aigvqa.model import QualityModel
+    from aigvqa.pipeline import cross_validate
+    from aigvqa.submission import predictions_payload, write_json_atomic
+
+    params = json.loads(config.read_text()) if config else {}
+    params["features"] = features or params.get("features", DEFAULT_FEATURES)
+    params.update(target=target, seed=seed)
+    if regressor != "lightgbm" or "regressor" not in params:
+        params["regressor"] = regressor
+    model = QualityModel(**params)
+    items = load_items(data_json, target=target, require_target=True)
+    run = _run_options(videos if model.needs_video() else None, workers, executor, address, no_cache, quiet)
+    result = cross_validate(model, items, run, folds=folds, repeats=repeats, group_by=group_by)
+    summary = result.summary()
+    if oof:
+        write_json_atomic(oof, predictions_payload(items, result.oof[0]))
+    if as_json:
+        print(json.dumps({"folds": folds, "repeats": repeats, "n": len(items), **summary}))
+        return
+    t = Table(title=f"{repeats}× {folds}-fold CV on {len(items)} items ({model.features})", show_edge=False)
+    for col in ("metric", "median", "min", "max", "std"):
+        t.add_column(col, justify="right")
+    for key, s in summary.items():
+        t.add_row(key.upper() if key != "score" else "Score", *(f"{s[k]:.4f}" for k in ("median", "min", "max", "std")))
+    out.print(t)
+
+
+@app.command()
+@friendly
+def score(
+    videos: Annotated[list[Path], typer.Argument(help="Video files to score.")],
+    model_dir: Annotated[Path, typer.Option("--model", help="Model directory from 'aigvqa train'.")],
+    prompt: Annotated[str, typer.Option(help="The prompt that generated the videos.")] = "",
+    workers: WorkersOpt = None,
+    no_cache: NoCacheOpt = False,
+) -> None:
+    """Score video files directly; one line per video."""
+    from aigvqa.data import Item
+    from aigvqa.model import QualityModel
+    from aigvqa.pipeline import predict as predict_items
+
+    model = QualityModel.load(model_dir)
+    items = [Item(video=str(v.resolve()), prompt=prompt) for v in videos]
+    run = _run_options(Path("/"), workers, "local", None, no_cache, True)
+    scores, table = predict_items(model, items, run)
+    for i, (v, s) in enumerate(zip(videos, scores, strict=False)):
+        note = f"  (fallback: {table.errors[i]})" if i in table.errors else ""
+        print(f"{s:.4f}\t{v}{note}")
+
+
+@app.command()
+@friendly
+def demo(
+    workdir: Annotated[Optional[Path], typer.Option(help="Where to write the clips [default: a temp dir].")] = None,
+    clips: Annotated[int, typer.Option(help="Number of synthetic clips.")] = 90,
+    workers: WorkersOpt = None,
+) -> None:
+    """Generate synthetic clips with graded artifacts, train, predict and evaluate."""
+    import tempfile
+
+    from aigvqa.cache import FeatureCache
+    from aigvqa.data import Item
+    from aigvqa.metrics import evaluate as metrics
+    from aigvqa.model import QualityModel
+    from aigvqa.pipeline import RunOptions
+    from aigvqa.pipeline import predict as predict_items
+    from aigvqa.pipeline import train as train_model
+    from aigvqa.synthetic import make_dataset
+
+    root = Path(workdir) if workdir else Path(tempfile.mkdtemp(prefix="aigvqa-demo-"))
+    start = time.perf_counter()
+    out.print(f"1/4 generating {clips} synthetic clips with graded artifacts in {root}")
+    raw = make_dataset(root, n_clips=clips, seed=0)
+    items = [Item(r["video"], r["prompt"], {k: v for k, v in r.items() if k not in ("video", "prompt")}) for r in raw]
+    n_train = int(len(items) * 2 / 3)
+    train_items, test_items = items[:n_train], items[n_train:]
+    run = RunOptions(
+        videos_dir=root / "videos",
+        cache=FeatureCache(root / "cache"),
+        workers=workers or os.cpu_count() or 1,
+        progress=sys.stderr.isatty(),
+    )
+    out.print(f"2/4 training on {len(train_items)} clips (features: classic)")
+    model, _ = train_model(QualityModel(features="classic"), train_items, run)
+    model.save(root / "model")
+    out.print(f"3/4 predicting {len(test_items)} held-out clips")
+    scores, _ = predict_items(model, test_items, run)
+    y = np.array([it.meta["gt_score"] for it in test_items])
+    result = _metric_dict(metrics(scores, y))
+    out.print("4/4 evaluation on held-out clips:")
+    _print_metrics(result)
+    out.print("most important features: " + ", ".join(n for n, _ in model.top_features(5)))
+    out.print(f"done in {time.perf_counter() - start:.1f} s; model in {root / 'model'}")
+
+
+@app.command("list")
+def list_components() -> None:
+    """List feature groups, feature extractors and regressors."""
+    from aigvqa.features import FEATURE_GROUPS, list_extractors
+    from aigvqa.regressors import list_regressors
+
+    t = Table(title="feature extractors", show_edge=False)
+    for col in ("name", "version", "input", "measures"):
+        t.add_column(col)
+    for e in list_extractors():
+        t.add_row(e["name"], e["version"], "video" if e["needs_video"] else "prompt", e["measures"])
+    out.print(t)
+    out.print("feature groups: " + "; ".join(f"{g} = {','.join(v)}" for g, v in FEATURE_GROUPS.items()))
+    out.print("regressors: " + ", ".join(list_regressors()))
+
+
+@app.callback(invoke_without_command=True)
+def main_callback(
+    version: Annotated[bool, typer.Option("--version", help="Show the version and exit.")] = False,
+) -> None:
+    if version:
+        print(f"aigvqa {__version__}")
+        raise typer.Exit()
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,289 @@
+"""Feature extraction for a list of items: read → decode/sample → extract (cached).
+
+Videos are processed independently (in worker processes or Ray tasks); results are keyed by
+item index, so the output never depends on the number of workers or the executor. A video
+that cannot be read or processed yields a row of NaNs and a named error, never a lost item.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import aigvqa.features  # noqa: F401  (registers the built-in extractors)
+from aigvqa.cache import FeatureCache, file_digest, settings_digest, text_digest
+from aigvqa.data import Item
+from aigvqa.features.base import FeatureExtractor
+from aigvqa.registry import EXTRACTORS
+from aigvqa.video import SamplingConfig, VideoError, read_clip
+
+ExtractorSpec = tuple[str, dict[str, Any]]
+
+
+@dataclass
+class FeatureTable:
+    """Features of a list of items: one row per item, NaN rows for failed videos."""
+
+    names: list[str]
+    values: np.ndarray
+    errors: dict[int, str] = field(default_factory=dict)
+    sequences: dict[str, list[np.ndarray | None]] = field(default_factory=dict)
+
+    def columns(self, prefixes: Iterable[str]) -> np.ndarray:
+        """Boolean mask of the columns whose names start with any of ``prefixes``.
+
+        Column names are ``"<extractor>.<feature>"``, so ``f"{extractor}."`` selects an extractor.
+        """
+        prefixes = tuple(prefixes)
+        return np.array([n.startswith(prefixes) for n in self.names], dtype=bool)
+
+    def subset(self, rows: np.ndarray) -> FeatureTable:
+        """The table restricted to ``rows`` (indices), errors and sequences re-indexed."""
+        rows = np.asarray(rows, dtype=int)
+        where = {int(old): new for new, old in enumerate(rows)}
+        errors = {where[i]: e for i, e in self.errors.items() if i in where}
+        sequences = {k: [v[i] for i in rows] for k, v in self.sequences.items()}
+        return FeatureTable(self.names, self.values[rows], errors, sequences)
+
+
+@dataclass(frozen=True)
+class VideoTask:
+    """Everything a worker needs to featurise one video (picklable)."""
+
+    index: int
+    path: str
+    extractors: tuple[ExtractorSpec, ...]
+    sampling: SamplingConfig
+    cache_root: str | None
+
+
+@dataclass
+class VideoResult:
+    index: int
+    features: dict[str, dict[str, Any]]  # extractor name -> features
+    error: str | None = None
+
+
+_EXTRACTORS: dict[str, FeatureExtractor] = {}
+
+
+def _instance(name: str, config: dict[str, Any]) -> FeatureExtractor:
+    key = name + repr(sorted(config.items()))
+    if key not in _EXTRACTORS:
+        _EXTRACTORS[key] = EXTRACTORS.get(name)(**config)
+    return _EXTRACTORS[key]
+
+
+def _settings(extractor: FeatureExtractor, sampling: SamplingConfig | None) -> str:
+    settings = {"name": extractor.name, "version": extractor.version, "config": extractor.config()}
+    if sampling is not None:
+        settings["sampling"] = sampling.to_dict()
+    return settings_digest(settings)
+
+
+def run_video_task(task: VideoTask) -> VideoResult:
+    """Featurise one video: cached extractors are read, the rest computed from one decode."""
+    cache = FeatureCache(task.cache_root) if task.cache_root is not None else None
+    extractors = [_instance(name, cfg) for name, cfg in task.extractors]
+    try:
+        digest = file_digest(task.path)
+    except FileNotFoundError:
+        return VideoResult(task.index, {}, "file not found")
+    except IsADirectoryError:
+        return VideoResult(task.index, {}, "is a directory, not a video file")
+    except OSError as exc:
+        return VideoResult(task.index, {}, f"cannot read file ({exc.strerror or exc})")
+    results: dict[str, dict[str, Any]] = {}
+    missing = []
+    for ex in extractors:
+        key = _settings(ex, task.sampling)
+        cached = cache.get(ex.name, key, digest) if cache else None
+        if cached is not None:
+            results[ex.name] = cached
+        else:
+            missing.append((ex, key))
+    if missing:
+        try:
+            clip = read_clip(task.path, task.sampling)
+        except VideoError as exc:
+            return VideoResult(task.index, {}, exc.reason)
+        except MemoryError:
+            return VideoResult(task.index, {}, "out of memory while decoding")
+        for ex, key in missing:
+            try:
+                feats = ex.extract(clip, "")
+            except Exception as exc:  # an extractor bug must not lose the batch
+                return VideoResult(task.index, {}, f"feature extractor '{ex.name}' failed: {type(exc).__name__}: {exc}")
+            if cache:
+                cache.put(ex.name, key, digest, feats)
+            results[ex.name] = feats
+    return VideoResult(task.index, results)
+
+
+def _init_worker() -> None:
+    import cv2
+
+    cv2.setNumThreads(1)
+
+
+def map_local(fn: Callable, tasks: list, workers: int, ordered: bool = False) -> Iterator:
+    """Apply ``fn`` to tasks in local processes, yielding results as they complete
+    (or in task order with ``ordered``)."""
+    if workers <= 1 or len(tasks) <= 1:
+        for t in tasks:
+            yield fn(t)
+        return
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    ctx = mp.get_context("spawn" if sys.platform == "darwin" else "forkserver")
+    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker) as pool:
+        futures = [pool.submit(fn, t) for t in tasks]
+        for fut in futures if ordered else as_completed(futures):
+            yield fut.result()
+
+
+EXECUTORS: dict[str, Callable[..., Iterator]] = {"local": map_local}
+
+
+def _progress(total: int, description: str, enabled: bool):
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    return Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("{task.fields[rate]}"),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=Console(stderr=True),
+        disable=not enabled or total == 0,
+    )
+
+
+def _prompt_features(
+    extractors: list[FeatureExtractor], prompts: list[str], cache: FeatureCache | None
+) -> list[dict[str, float]]:
+    """Features of each prompt (rows in ``prompts`` order), computed once per unique prompt."""
+    unique = sorted(set(prompts))
+    per_prompt: dict[str, dict[str, float]] = {p: {} for p in unique}
+    for ex in extractors:
+        key = _settings(ex, None)
+        todo = []
+        for p in unique:
+            cached = cache.get(ex.name, key, text_digest(p)) if cache else None
+            if cached is None:
+                todo.append(p)
+            else:
+                per_prompt[p].update(cached)
+        if todo:
+            batch = getattr(ex, "extract_many", None)
+            computed = batch(todo) if batch else [ex.extract(None, p) for p in todo]
+            for p, feats in zip(todo, computed, strict=False):
+                if cache:
+                    cache.put(ex.name, key, text_digest(p), feats)
+                per_prompt[p].update(feats)
+    return [per_prompt[p] for p in prompts]
+
+
+def extract_features(
+    items: list[Item],
+    extractors: list[ExtractorSpec],
+    videos_dir: str | os.PathLike | None = None,
+    sampling: SamplingConfig | None = None,
+    cache: FeatureCache | None = None,
+    workers: int = 1,
+    executor: str = "local",
+    known_names: list[str] | None = None,
+    progress: bool = True,
+    executor_options: dict[str, Any] | None = None,
+) -> FeatureTable:
+    """Extract the named features for every item, in item order.
+
+    ``known_names`` (from a trained model) fixes the column order and fills the names of
+    extractors for which no video succeeded.
+    """
+    sampling = sampling or SamplingConfig()
+    instances = [_instance(name, cfg) for name, cfg in extractors]
+    video_specs = tuple((n, c) for (n, c), ex in zip(extractors, instances, strict=False) if ex.needs_video)
+    prompt_ex = [ex for ex in instances if not ex.needs_video]
+    if video_specs and videos_dir is None:
+        names = ", ".join(n for n, _ in video_specs)
+        raise ValueError(f"feature extractors {names} need videos: pass the videos directory")
+    rows: list[dict[str, dict[str, Any]]] = [{} for _ in items]
+    errors: dict[int, str] = {}
+    if video_specs:
+        root = str(cache.root) if cache else None
+        tasks = [
+            VideoTask(i, str(Path(videos_dir) / it.video), video_specs, sampling, root) for i, it in enumerate(items)
+        ]
+        try:
+            run = EXECUTORS[executor]
+        except KeyError:
+            raise ValueError(f"unknown executor {executor!r}; known: {', '.join(EXECUTORS)}") from None
+        with _progress(len(tasks), "extracting", progress) as bar:
+            job = bar.add_task("videos", total=len(tasks), rate="")
+            done = 0
+            start = time.perf_counter()
+            for result in run(run_video_task, tasks, workers, **(executor_options or {})):
+                rows[result.index] = result.features
+                if result.error is not None:
+                    errors[result.index] = result.error
+                done += 1
+                rate = done / max(time.perf_counter() - start, 1e-9)
+                bar.update(job, advance=1, rate=f"{rate:5.2f} videos/s")
+    if prompt_ex:
+        prompt_rows = _prompt_features(prompt_ex, [it.prompt for it in items], cache)
+        for row, feats in zip(rows, prompt_rows, strict=False):
+            for ex in prompt_ex:
+                row[ex.name] = feats
+    return _assemble(rows, [ex.name for ex in instances], errors, known_names)
+
+
+def _assemble(
+    rows: list[dict[str, dict[str, Any]]],
+    order: list[str],
+    errors: dict[int, str],
+    known_names: list[str] | None,
+) -> FeatureTable:
+    names_by_ex: dict[str, list[str]] = {}
+    for ex_name in order:
+        for row in rows:
+            if ex_name in row:
+                names_by_ex[ex_name] = [f"{ex_name}.{k}" for k in row[ex_name] if k != "__arrays__"]
+                break
+    if known_names is not None:
+        names = list(known_names)
+    else:
+        absent = [n for n in order if n not in names_by_ex]
+        if absent:
+            raise VideoError("(all videos)", f"no video could be featurised by {', '.join(absent)}")
+        names = [n for ex_name in order for n in names_by_ex[ex_name]]
+    column = {n: j for j, n in enumerate(names)}
+    values = np.full((len(rows), len(names)), np.nan)
+    sequences: dict[str, list[np.ndarray | None]] = {}
+    for i, row in enumerate(rows):
+        for ex_name, feats in row.items():
+            for k, v in feats.items():
+                if k == "__arrays__":
+                    for arr_name, arr in v.items():
+                        seq = sequences.setdefault(f"{ex_name}.{arr_name}", [None] * len(rows))
+                        seq[i] = arr
+                elif (col := column.get(f"{ex_name}.{k}")) is not None:
+                    values[i, col] = v
+    return FeatureTable(names, values, errors, sequences)

@@ -1,0 +1,32 @@
+"""The feature-extractor interface every extractor implements."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar
+
+from aigvqa.video import Clip
+
+
+class FeatureExtractor(ABC):
+    """Turns one item (its decoded clip and/or its prompt) into named numbers.
+
+    Subclasses set ``name`` (the registry key), ``version`` (bump it whenever the output
+    changes: it is part of the cache key), ``needs_video`` and a one-line ``measures``
+    saying which quality aspect or artifact the features capture. Constructor keyword
+    arguments are the extractor's settings; :meth:`config` returns them for the cache key.
+    ``extract`` must be deterministic and always return the same keys in the same order.
+    """
+
+    name: ClassVar[str]
+    version: ClassVar[str] = "1"
+    needs_video: ClassVar[bool] = True
+    measures: ClassVar[str] = ""
+
+    def config(self) -> dict[str, Any]:
+        """Settings that change the output (part of the cache key)."""
+        return {}
+
+    @abstractmethod
+    def extract(self, clip: Clip | None, prompt: str) -> dict[str, float]:
+        """Features of one item. ``clip`` is None for extractors with ``needs_video = False``."""

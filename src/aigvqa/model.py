@@ -1,0 +1,215 @@
+"""The quality model: a feature specification plus a regressor, saved as a model directory.
+
+``QualityModel`` follows scikit-learn's conventions: plain constructor parameters, learned
+state set by :meth:`fit` (attributes ending in ``_``), :meth:`predict` on a feature table.
+Items whose video failed get a fallback score: a prompt-only regressor when the model has
+prompt features, else the training mean.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from aigvqa import __version__
+from aigvqa.extract import FeatureTable
+from aigvqa.features import resolve_features
+from aigvqa.registry import EXTRACTORS, REGRESSORS
+from aigvqa.regressors import Regressor, make_regressor
+from aigvqa.video import SamplingConfig
+
+FORMAT_VERSION = 1
+MODEL_FILE = "model.json"
+
+
+class ModelError(Exception):
+    """A model directory that is missing, damaged or incompatible."""
+
+
+class QualityModel:
+    """Predicts a quality score from features of a video and its prompt."""
+
+    def __init__(
+        self,
+        features: str = "classic,prompt",
+        regressor: str = "lightgbm",
+        regressor_params: dict[str, Any] | None = None,
+        target: str = "gt_score",
+        seed: int = 0,
+        sampling: SamplingConfig | None = None,
+        extractor_config: dict[str, dict[str, Any]] | None = None,
+    ):
+        self.features = features
+        self.regressor = regressor
+        self.regressor_params = regressor_params or {}
+        self.target = target
+        self.seed = seed
+        self.sampling = sampling or SamplingConfig()
+        self.extractor_config = extractor_config or {}
+
+    def get_params(self) -> dict[str, Any]:
+        """Constructor parameters, as in scikit-learn (clone with ``QualityModel(**p)``)."""
+        return {
+            "features": self.features,
+            "regressor": self.regressor,
+            "regressor_params": dict(self.regressor_params),
+            "target": self.target,
+            "seed": self.seed,
+            "sampling": self.sampling,
+            "extractor_config": dict(self.extractor_config),
+        }
+
+    # -- what to extract -------------------------------------------------------------
+    def extractor_specs(self) -> list[tuple[str, dict[str, Any]]]:
+        """(name, settings) of every feature extractor the model uses, in column order."""
+        return [(n, dict(self.extractor_config.get(n, {}))) for n in resolve_features(self.features)]
+
+    def needs_video(self) -> bool:
+        return any(EXTRACTORS.get(n).needs_video for n, _ in self.extractor_specs())
+
+    def _prompt_prefixes(self) -> list[str]:
+        return [f"{n}." for n, _ in self.extractor_specs() if not EXTRACTORS.get(n).needs_video]
+
+    # -- learning ------------------------------------------------------------------------
+    def fit(self, table: FeatureTable, y: np.ndarray, fingerprint: str = "") -> QualityModel:
+        """Learn from the rows of ``table`` whose videos were featurised."""
+        y = np.asarray(y, dtype=float)
+        ok = np.array([i not in table.errors for i in range(len(y))], dtype=bool)
+        if ok.sum() < 2:
+            raise ValueError("fewer than two training items could be featurised")
+        self.feature_names_ = list(table.names)
+        self.target_mean_ = float(y[ok].mean())
+        self.target_range_ = (float(y[ok].min()), float(y[ok].max()))
+        self.n_train_ = int(ok.sum())
+        self.fingerprint_ = fingerprint
+        self.regressor_ = make_regressor(self.regressor, self.seed, **self.regressor_params)
+        self.regressor_.fit(table.values[ok], y[ok])
+        self.importances_ = self.regressor_.importances(self.feature_names_)
+        prompt_cols = table.columns(self._prompt_prefixes())
+        self.fallback_columns_ = [n for n, keep in zip(table.names, prompt_cols, strict=False) if keep]
+        self.fallback_: Regressor | None = None
+        if self.fallback_columns_ and self.needs_video():
+            self.fallback_ = make_regressor(self.regressor, self.seed, **self.regressor_params)
+            self.fallback_.fit(table.values[:, prompt_cols], y)
+        return self
+
+    def predict(self, table: FeatureTable) -> np.ndarray:
+        """Scores for every row; failed rows get the fallback score."""
+        if table.names != self.feature_names_:
+            raise ModelError("feature columns differ from those the model was trained on")
+        scores = np.asarray(self.regressor_.predict(table.values), dtype=float)
+        failed = np.array(sorted(table.errors), dtype=int)
+        if failed.size:
+            scores[failed] = self._fallback(table, failed)
+        return scores
+
+    def _fallback(self, table: FeatureTable, rows: np.ndarray) -> np.ndarray:
+        if self.fallback_ is None:
+            return np.full(len(rows), self.target_mean_)
+        cols = [self.feature_names_.index(n) for n in self.fallback_columns_]
+        return np.asarray(self.fallback_.predict(table.values[np.ix_(rows, cols)]), dtype=float)
+
+    def fallback_kind(self) -> str:
+        return "prompt-only model" if self.fallback_ is not None else "training mean"
+
+    def top_features(self, k: int = 15) -> list[tuple[str, float]]:
+        return sorted(self.importances_.items(), key=lambda kv: -kv[1])[:k]
+
+    # -- persistence ---------------------------------------------------------------------
+    def save(self, directory: str | Path) -> Path:
+        """Write the model directory atomically (a damaged half-written directory is impossible)."""
+        directory = Path(directory)
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}-"))
+        try:
+            self.regressor_.save(tmp, "main")
+            if self.fallback_ is not None:
+                self.fallback_.save(tmp, "fallback")
+            meta = {
+                "format": FORMAT_VERSION,
+                "aigvqa_version": __version__,
+                "features": self.features,
+                "extractors": self.extractor_specs(),
+                "extractor_config": self.extractor_config,
+                "sampling": asdict(self.sampling),
+                "regressor": self.regressor,
+                "regressor_params": self.regressor_params,
+                "seed": self.seed,
+                "target": self.target,
+                "target_mean": self.target_mean_,
+                "target_range": list(self.target_range_),
+                "n_train": self.n_train_,
+                "train_fingerprint": self.fingerprint_,
+                "feature_names": self.feature_names_,
+                "fallback_columns": self.fallback_columns_ if self.fallback_ is not None else [],
+                "importances": dict(self.top_features(len(self.importances_))),
+            }
+            (tmp / MODEL_FILE).write_text(json.dumps(meta, indent=1))
+            if directory.exists():
+                shutil.rmtree(directory)
+            tmp.rename(directory)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        return directory
+
+    @classmethod
+    def load(cls, directory: str | Path) -> QualityModel:
+        """Load a model directory written by :meth:`save`, with clear errors when it is unusable."""
+        directory = Path(directory)
+        meta_path = directory / MODEL_FILE
+        if not meta_path.exists():
+            raise ModelError(
+                f"{directory}: not a model directory ({MODEL_FILE} missing); train one with 'aigvqa train'"
+            )
+        try:
+            meta = json.loads(meta_path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise ModelError(f"{meta_path}: damaged model file ({exc})") from None
+        if not isinstance(meta, dict) or meta.get("format") != FORMAT_VERSION:
+            found = meta.get("format") if isinstance(meta, dict) else None
+            raise ModelError(
+                f"{meta_path}: model format {found!r} is not supported by aigvqa {__version__} "
+                f"(expected {FORMAT_VERSION}); retrain the model"
+            )
+        try:
+            if meta["regressor"] not in REGRESSORS:
+                raise ModelError(f"{meta_path}: unknown regressor {meta['regressor']!r}")
+            model = cls(
+                features=meta["features"],
+                regressor=meta["regressor"],
+                regressor_params=meta["regressor_params"],
+                target=meta["target"],
+                seed=meta["seed"],
+                sampling=SamplingConfig(**meta["sampling"]),
+                extractor_config=meta.get("extractor_config", {}),
+            )
+            model.feature_names_ = list(meta["feature_names"])
+            model.target_mean_ = float(meta["target_mean"])
+            model.target_range_ = tuple(meta["target_range"])
+            model.n_train_ = int(meta["n_train"])
+            model.fingerprint_ = meta["train_fingerprint"]
+            model.importances_ = dict(meta["importances"])
+            model.fallback_columns_ = list(meta["fallback_columns"])
+            reg_cls = REGRESSORS.get(meta["regressor"])
+            model.regressor_ = reg_cls.load(directory, "main", meta["seed"], **meta["regressor_params"])
+            model.fallback_ = (
+                reg_cls.load(directory, "fallback", meta["seed"], **meta["regressor_params"])
+                if model.fallback_columns_
+                else None
+            )
+        except ModelError:
+            raise
+        except (KeyError, TypeError, ValueError, OSError) as exc:
+            raise ModelError(
+                f"{directory}: damaged or incompatible model directory ({type(exc).__name__}: {exc})"
+            ) from None
+        except Exception as exc:  # e.g. a truncated LightGBM file
+            raise ModelError(f"{directory}: damaged model files ({type(exc).__name__}: {exc})") from None
+        return model

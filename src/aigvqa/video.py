@@ -1,0 +1,251 @@
+"""Video reading on PyAV: probing and deterministic frame sampling.
+
+Memory is bounded by the frames kept: frames are decoded one at a time and only the
+sampled ones are converted, already downscaled, to RGB arrays.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+
+VIDEO_EXTENSIONS = (".mp4", ".webm", ".mkv", ".mov", ".avi", ".gif", ".m4v", ".mpg", ".mpeg")
+
+
+class VideoError(Exception):
+    """A video file that cannot be read; ``reason`` says why in one line."""
+
+    def __init__(self, path: str | os.PathLike, reason: str):
+        self.path = str(path)
+        self.reason = reason
+        super().__init__(f"{self.path}: {reason}")
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What decoding a video told us (frame count is counted, not read from the header)."""
+
+    width: int
+    height: int
+    fps: float
+    n_frames: int
+    duration: float
+    codec: str
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class SamplingConfig:
+    """How frames are sampled from a video.
+
+    ``spatial_frames`` frames, spread uniformly over the clip, are kept with their longer
+    side at most ``spatial_side`` pixels, for per-frame (spatial, deep) features.
+    Up to ``motion_frames`` consecutive-stride frames are kept at ``motion_side`` pixels,
+    for temporal features; longer videos are strided so the count stays bounded.
+    """
+
+    spatial_frames: int = 8
+    spatial_side: int = 512
+    motion_frames: int = 192
+    motion_side: int = 256
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+@dataclass
+class Clip:
+    """The decoded, sampled content of one video, handed to every feature extractor."""
+
+    frames: np.ndarray  # (K, H, W, 3) uint8 RGB, spatial samples
+    motion: np.ndarray  # (T, h, w, 3) uint8 RGB, strided consecutive samples
+    motion_fps: float  # frame rate of ``motion`` after striding
+    info: VideoInfo
+
+
+def _scaled_size(width: int, height: int, max_side: int) -> tuple[int, int]:
+    scale = min(1.0, max_side / max(width, height))
+    # even sizes keep swscale fast and avoid chroma edge cases
+    w = max(2, int(round(width * scale / 2)) * 2) if scale < 1 else width
+    h = max(2, int(round(height * scale / 2)) * 2) if scale < 1 else height
+    return w, h
+
+
+def _open(path: Path):
+    if not path.exists():
+        raise VideoError(path, "file not found")
+    if path.is_dir():
+        raise VideoError(path, "is a directory, not a video file")
+    if path.stat().st_size == 0:
+        raise VideoError(path, "file is empty (0 bytes)")
+    try:
+        container = av.open(str(path), mode="r")
+    except (av.FFmpegError, OSError, ValueError) as exc:
+        raise VideoError(path, f"not a readable video ({_short(exc)})") from None
+    if not container.streams.video:
+        container.close()
+        raise VideoError(path, "contains no video stream (audio only or other data)")
+    return container
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:200]
+
+
+def _stream_fps(stream) -> float:
+    for rate in (stream.average_rate, stream.guessed_rate, stream.base_rate):
+        if rate is not None and float(rate) > 0:
+            return float(rate)
+    return 0.0
+
+
+def _iter_frames(container, path: Path):
+    stream = container.streams.video[0]
+    stream.thread_type = "AUTO"
+    try:
+        yield from container.decode(stream)
+    except av.FFmpegError as exc:
+        raise VideoError(path, f"decoding failed ({_short(exc)})") from None
+
+
+def probe(path: str | os.PathLike) -> VideoInfo:
+    """Decode a video once, without converting frames, and report what it holds."""
+    path = Path(path)
+    container = _open(path)
+    try:
+        stream = container.streams.video[0]
+        fps = _stream_fps(stream)
+        n = 0
+        first_pts = last_pts = None
+        width = height = 0
+        for frame in _iter_frames(container, path):
+            if n == 0:
+                width, height = frame.width, frame.height
+                first_pts = frame.time
+            last_pts = frame.time
+            n += 1
+        if n == 0:
+            raise VideoError(path, "video stream has no decodable frames")
+        return VideoInfo(width, height, fps, n, _duration(n, fps, first_pts, last_pts), _codec(stream))
+    finally:
+        container.close()
+
+
+def _codec(stream) -> str:
+    try:
+        return stream.codec_context.name or "unknown"
+    except Exception:  # pragma: no cover - exotic containers
+        return "unknown"
+
+
+def _duration(n: int, fps: float, first: float | None, last: float | None) -> float:
+    if fps > 0:
+        return n / fps
+    if first is not None and last is not None and last > first:
+        return float(last - first) * n / max(n - 1, 1)
+    return 0.0
+
+
+def _to_rgb(frame, size: tuple[int, int]) -> np.ndarray:
+    w, h = size
+    if (frame.width, frame.height) == (w, h):
+        return frame.to_ndarray(format="rgb24")
+    return frame.to_ndarray(format="rgb24", width=w, height=h, interpolation="AREA")
+
+
+def sample_indices(n_frames: int, count: int) -> np.ndarray:
+    """``count`` frame indices spread uniformly over ``n_frames`` (centres of equal segments)."""
+    if n_frames <= 0:
+        return np.zeros(0, dtype=int)
+    count = min(count, n_frames)
+    return np.unique(((np.arange(count) + 0.5) * n_frames / count).astype(int))
+
+
+class _StridedKeeper:
+    """Keeps every ``stride``-th item of a stream of unknown length, at most ``cap`` of them.
+
+    When the cap is exceeded, every other kept item is dropped and the stride doubles, so
+    memory stays bounded and the result depends only on the stream (deterministic).
+    """
+
+    def __init__(self, cap: int, stride: int = 1):
+        self.cap = max(1, cap)
+        self.stride = max(1, stride)
+        self.items: list[tuple[int, np.ndarray]] = []
+
+    def wants(self, index: int) -> bool:
+        return index % self.stride == 0
+
+    def add(self, index: int, array: np.ndarray) -> None:
+        self.items.append((index, array))
+        if len(self.items) > self.cap:
+            self.stride *= 2
+            self.items = [(i, a) for i, a in self.items if i % self.stride == 0]
+
+
+def _header_frame_count(stream) -> int:
+    if stream.frames:
+        return int(stream.frames)
+    if stream.duration and stream.time_base and stream.average_rate:
+        return int(float(stream.duration * stream.time_base) * float(stream.average_rate))
+    return 0
+
+
+def read_clip(path: str | os.PathLike, config: SamplingConfig | None = None) -> Clip:
+    """Decode a video once and sample its frames according to ``config``.
+
+    The frame count is counted while decoding (headers lie, especially for GIF, VFR and
+    truncated files). Only kept frames are converted, already downscaled, to RGB.
+    """
+    config = config or SamplingConfig()
+    path = Path(path)
+    container = _open(path)
+    try:
+        stream = container.streams.video[0]
+        fps = _stream_fps(stream)
+        codec = _codec(stream)
+        estimate = _header_frame_count(stream)
+        motion = _StridedKeeper(config.motion_frames, -(-estimate // config.motion_frames))
+        spatial = _StridedKeeper(4 * config.spatial_frames, -(-estimate // (4 * config.spatial_frames)))
+        n = 0
+        width = height = 0
+        first_time = last_time = None
+        for frame in _iter_frames(container, path):
+            if n == 0:
+                width, height = frame.width, frame.height
+                spatial_size = _scaled_size(width, height, config.spatial_side)
+                motion_size = _scaled_size(width, height, config.motion_side)
+                first_time = frame.time
+            elif (frame.width, frame.height) != (width, height):
+                frame = frame.reformat(width=width, height=height)  # keep the first geometry
+            last_time = frame.time
+            if motion.wants(n):
+                motion.add(n, _to_rgb(frame, motion_size))
+            if spatial.wants(n):
+                spatial.add(n, _to_rgb(frame, spatial_size))
+            n += 1
+    finally:
+        container.close()
+    if n == 0:
+        raise VideoError(path, "video stream has no decodable frames")
+    info = VideoInfo(width, height, fps, n, _duration(n, fps, first_time, last_time), codec)
+    kept = spatial.items
+    chosen = sample_indices(len(kept), config.spatial_frames)
+    frames = np.stack([kept[i][1] for i in chosen])
+    motion_fps = fps / motion.stride if fps > 0 else 0.0
+    return Clip(frames, np.stack([a for _, a in motion.items]), motion_fps, info)
+
+
+def probe_safely(path: str | os.PathLike) -> tuple[VideoInfo | None, str | None]:
+    """``probe`` that returns ``(info, None)`` or ``(None, reason)`` instead of raising."""
+    try:
+        return probe(path), None
+    except VideoError as exc:
+        return None, exc.reason
