@@ -16,6 +16,8 @@ def logistic_fit(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
     """Map predictions through the 4-parameter logistic fitted to the targets (VQEG practice)."""
     pred = np.asarray(pred, dtype=float)
     target = np.asarray(target, dtype=float)
+    if len(pred) < 4:  # fewer points than the 4 parameters: curve_fit raises TypeError
+        return pred
     p0 = [target.max(), target.min(), float(np.mean(pred)), float(np.std(pred)) or 1.0]
     try:
         with warnings.catch_warnings():
@@ -75,7 +77,7 @@ def fast_score(pred: np.ndarray, target: np.ndarray) -> float:
 def bootstrap_score(pred: np.ndarray, target: np.ndarray, n_boot: int = 1000, seed: int = 0):
     """Percentile bootstrap 95% interval of Score (resampling items with replacement)."""
     n = len(pred)
-    if n < 3:
+    if n < 3 or np.ptp(pred) == 0 or np.ptp(target) == 0:  # Score itself is undefined
         return float("nan"), float("nan")
     rng = np.random.default_rng(seed)
     scores = []
