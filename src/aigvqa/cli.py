@@ -16,6 +16,7 @@ from typing import Annotated, Optional
 import numpy as np
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from aigvqa import __version__
@@ -31,12 +32,39 @@ err = Console(stderr=True)
 
 VideosOpt = Annotated[Optional[Path], typer.Option("--videos", help="Folder holding the video files.")]
 WorkersOpt = Annotated[
-    Optional[int], typer.Option("--workers", help="Parallel extraction processes [default: all cores].")
+    Optional[int],
+    typer.Option("--workers", help="Parallel extraction processes [default: all cores; ray: the cluster's CPUs]."),
 ]
 ExecutorOpt = Annotated[str, typer.Option("--executor", help="'local' processes or 'ray'.")]
 AddressOpt = Annotated[Optional[str], typer.Option("--address", help="Ray cluster address (with --executor ray).")]
 NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Do not read or write the feature cache.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
+BackboneOpt = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--backbone",
+        help="Deep backbone: a timm model for 'timm' (e.g. convnext_base.fb_in22k_ft_in1k), an open_clip model "
+        "for 'clip' (e.g. ViT-B-16); EXTRACTOR=NAME when both are used (repeatable).",
+    ),
+]
+WeightsOpt = Annotated[
+    Optional[list[str]],
+    typer.Option(
+        "--weights",
+        help="Backbone weights: a local file (safetensors or torch state dict) or, for clip, an open_clip tag "
+        "(e.g. openai); EXTRACTOR=FILE when both are used (default: the library's own cache).",
+    ),
+]
+OfflineOpt = Annotated[
+    bool, typer.Option("--offline", help="Never touch the network: weights from files or the local cache only.")
+]
+DeviceOpt = Annotated[
+    Optional[str], typer.Option("--device", help="Deep backbones and mlp head: auto, cuda, cuda:N, mps, cpu.")
+]
+HeadOpt = Annotated[
+    Optional[str],
+    typer.Option("--head", help="lightgbm (default) or mlp: neural fusion head over per-frame deep features."),
+]
 
 
 class CLIError(Exception):
@@ -65,7 +93,7 @@ def friendly(fn):
             FileNotFoundError,
         ) as exc:
             message = exc.args[0] if isinstance(exc, KeyError) and exc.args else str(exc)
-            err.print(f"[bold red]error:[/] {message}", highlight=False, markup=True)
+            err.print(f"[bold red]error:[/] {escape(str(message))}", highlight=False, markup=True, soft_wrap=True)
             raise typer.Exit(2) from None
         except KeyboardInterrupt:
             err.print("interrupted: features computed so far are cached; rerun to continue")
@@ -74,17 +102,54 @@ def friendly(fn):
     return wrapper
 
 
+def _load_recipe(path: Optional[Path]) -> dict:
+    """QualityModel parameters from a JSON recipe (``--config``); keys starting with ``_`` are
+    comments. Unknown keys are reported, not passed on."""
+    if path is None:
+        return {}
+    try:
+        params = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CLIError(f"--config {path}: file not found") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise CLIError(f"--config {path}: not valid JSON ({exc})") from None
+    if not isinstance(params, dict):
+        raise CLIError(f"--config {path}: expected a JSON object of model settings")
+    params = {k: v for k, v in params.items() if not k.startswith("_")}
+    known = {"features", "regressor", "regressor_params", "target", "seed", "sampling", "extractor_config"}
+    unknown = sorted(set(params) - known)
+    if unknown:
+        raise CLIError(f"--config {path}: unknown settings {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+    if isinstance(params.get("sampling"), dict):
+        from aigvqa.video import SamplingConfig
+
+        try:
+            SamplingConfig(**params["sampling"])
+        except TypeError as exc:
+            raise CLIError(f"--config {path}: bad 'sampling' ({exc})") from None
+    return params
+
+
 def _run_options(videos, workers, executor, address, no_cache, quiet):
     from aigvqa.cache import FeatureCache
+    from aigvqa.executors import default_workers, get_executor, require_executor
     from aigvqa.pipeline import RunOptions
 
     if videos is not None and not videos.is_dir():
         raise CLIError(f"--videos {videos}: not a directory")
+    get_executor(executor)
+    if address and executor != "ray":
+        raise CLIError("--address is only used with --executor ray")
+    if workers is not None and workers < 0:
+        raise CLIError(f"--workers must be 0 or more, got {workers}")
+    if videos is not None:
+        require_executor(executor)  # e.g. ray not installed: say so before any work
     options = {"address": address} if executor == "ray" else {}
     return RunOptions(
         videos_dir=videos,
         cache=None if no_cache else FeatureCache(),
-        workers=workers or os.cpu_count() or 1,
+        # with ray, no --workers means as many tasks as the cluster has CPUs
+        workers=workers if workers is not None else (0 if executor == "ray" else default_workers()),
         executor=executor,
         executor_options=options,
         progress=not quiet and sys.stderr.isatty(),
@@ -132,7 +197,10 @@ def validate(
     paths = [str(videos / it.video) for it in items]
     infos = {}
     failures = {}
-    for i, (info, problem) in enumerate(map_local(probe_safely, paths, workers or os.cpu_count() or 1, ordered=True)):
+    probes = map_local(
+        probe_safely, paths, workers or os.cpu_count() or 1, ordered=True, on_crash=lambda _, reason: (None, reason)
+    )
+    for i, (info, problem) in enumerate(probes):
         if problem:
             failures[i] = problem
         else:
@@ -171,20 +239,27 @@ def train(
     address: AddressOpt = None,
     no_cache: NoCacheOpt = False,
     quiet: QuietOpt = False,
+    backbone: BackboneOpt = None,
+    weights: WeightsOpt = None,
+    offline: OfflineOpt = False,
+    device: DeviceOpt = None,
+    head: HeadOpt = None,
 ) -> None:
     """Learn a quality model from labelled videos."""
     from aigvqa.data import load_items
+    from aigvqa.deep_options import apply_deep_options
     from aigvqa.features import DEFAULT_FEATURES
     from aigvqa.model import QualityModel
     from aigvqa.pipeline import train as train_model
 
-    params = json.loads(config.read_text()) if config else {}
+    params = _load_recipe(config)
     params.setdefault("features", features or DEFAULT_FEATURES)
     if features:
         params["features"] = features
     params.update(target=target, seed=seed, regressor=params.get("regressor", regressor))
     if regressor != "lightgbm":
         params["regressor"] = regressor
+    apply_deep_options(params, backbone, weights, offline, device, head, regressor)
     model = QualityModel(**params)
     items = load_items(train_json, target=target, require_target=True)
     run = _run_options(videos if model.needs_video() else None, workers, executor, address, no_cache, quiet)
@@ -199,12 +274,13 @@ def train(
         f"trained on {model.n_train_} of {len(items)} items, {len(model.feature_names_)} features, "
         f"{model.regressor} regressor, target '{target}' ({elapsed:.1f} s, {elapsed / len(items):.3f} s/item)"
     )
-    table_out = Table(title="most important features", show_edge=False)
-    table_out.add_column("feature")
-    table_out.add_column("importance", justify="right")
-    for name, value in model.top_features(15):
-        table_out.add_row(name, f"{value:.3f}")
-    out.print(table_out)
+    if model.top_features(15):  # the neural head reports no importances
+        table_out = Table(title="most important features", show_edge=False)
+        table_out.add_column("feature")
+        table_out.add_column("importance", justify="right")
+        for name, value in model.top_features(15):
+            table_out.add_row(name, f"{value:.3f}")
+        out.print(table_out)
     out.print(f"model written to {out_dir}")
 
 
@@ -222,14 +298,18 @@ def predict(
     address: AddressOpt = None,
     no_cache: NoCacheOpt = False,
     quiet: QuietOpt = False,
+    device: DeviceOpt = None,
+    offline: OfflineOpt = False,
 ) -> None:
     """Score every item; writes the challenge predictions file (and errors beside it)."""
     from aigvqa.data import load_items
+    from aigvqa.deep_options import describe_weights, override_runtime, uses_gpu
     from aigvqa.model import QualityModel
     from aigvqa.pipeline import predict as predict_items
     from aigvqa.submission import errors_path, predictions_payload, readme_text, write_json_atomic, write_submission_zip
 
     model = QualityModel.load(model_dir)
+    override_runtime(model, device, offline)
     items = load_items(input_json)
     if model.needs_video() and videos is None:
         raise CLIError(f"the model in {model_dir} uses video features: pass --videos DIR")
@@ -261,9 +341,9 @@ def predict(
     if zip_path:
         description = (
             f"aigvqa {__version__}: features [{model.features}] -> {model.regressor} regressor "
-            f"trained on {model.n_train_} items (target '{model.target}'); no pretrained weights."
+            f"trained on {model.n_train_} items (target '{model.target}'); {describe_weights(model)}."
         )
-        readme = readme_text(elapsed / len(items), uses_gpu=False, extra_data=False, description=description)
+        readme = readme_text(elapsed / len(items), uses_gpu=uses_gpu(model), extra_data=False, description=description)
         write_submission_zip(zip_path, out_path, readme)
         out.print(f"submission written to {zip_path}")
     if strict and table.errors:
@@ -383,19 +463,26 @@ def cv(
     address: AddressOpt = None,
     no_cache: NoCacheOpt = False,
     quiet: QuietOpt = False,
+    backbone: BackboneOpt = None,
+    weights: WeightsOpt = None,
+    offline: OfflineOpt = False,
+    device: DeviceOpt = None,
+    head: HeadOpt = None,
 ) -> None:
     """Repeated K-fold cross-validation: median and spread of PLCC, SROCC and Score."""
     from aigvqa.data import load_items
+    from aigvqa.deep_options import apply_deep_options
     from aigvqa.features import DEFAULT_FEATURES
     from aigvqa.model import QualityModel
     from aigvqa.pipeline import cross_validate
     from aigvqa.submission import predictions_payload, write_json_atomic
 
-    params = json.loads(config.read_text()) if config else {}
+    params = _load_recipe(config)
     params["features"] = features or params.get("features", DEFAULT_FEATURES)
     params.update(target=target, seed=seed)
     if regressor != "lightgbm" or "regressor" not in params:
         params["regressor"] = regressor
+    apply_deep_options(params, backbone, weights, offline, device, head, regressor)
     model = QualityModel(**params)
     items = load_items(data_json, target=target, require_target=True)
     run = _run_options(videos if model.needs_video() else None, workers, executor, address, no_cache, quiet)

@@ -7,11 +7,12 @@ that cannot be read or processed yields a row of NaNs and a named error, never a
 
 from __future__ import annotations
 
+import functools
+import itertools
 import os
-import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -20,9 +21,10 @@ import numpy as np
 import aigvqa.features  # noqa: F401  (registers the built-in extractors)
 from aigvqa.cache import FeatureCache, file_digest, settings_digest, text_digest
 from aigvqa.data import Item
+from aigvqa.executors import EXECUTORS, get_executor, map_local  # noqa: F401  (map_local: re-exported)
 from aigvqa.features.base import FeatureExtractor
 from aigvqa.registry import EXTRACTORS
-from aigvqa.video import SamplingConfig, VideoError, read_clip
+from aigvqa.video import DECODER_VERSION, SamplingConfig, VideoError, read_clip
 
 ExtractorSpec = tuple[str, dict[str, Any]]
 
@@ -62,6 +64,8 @@ class VideoTask:
     extractors: tuple[ExtractorSpec, ...]
     sampling: SamplingConfig
     cache_root: str | None
+    prompt: str = ""  # handed only to extractors with ``needs_prompt`` (part of their cache key)
+    digest: str | None = None  # the file's content digest, when the parent has computed it
 
 
 @dataclass
@@ -85,72 +89,128 @@ def _settings(extractor: FeatureExtractor, sampling: SamplingConfig | None) -> s
     settings = {"name": extractor.name, "version": extractor.version, "config": extractor.config()}
     if sampling is not None:
         settings["sampling"] = sampling.to_dict()
+        settings["decoder"] = DECODER_VERSION
     return settings_digest(settings)
+
+
+def _content_key(extractor: FeatureExtractor, digest: str, prompt: str) -> str:
+    """Cache content key: the video digest, combined with the prompt's for ``needs_prompt``
+    extractors (classic extractors keep the plain video digest)."""
+    if getattr(extractor, "needs_prompt", False):
+        return text_digest(f"{digest}:{text_digest(prompt)}")
+    return digest
+
+
+def _task_digest(task: VideoTask) -> tuple[str | None, str | None]:
+    """``(content digest, None)``, or ``(None, why the file cannot be read)``."""
+    if task.digest is not None:
+        return task.digest, None
+    try:
+        return file_digest(task.path), None
+    except FileNotFoundError:
+        return None, "file not found"
+    except IsADirectoryError:
+        return None, "is a directory, not a video file"
+    except OSError as exc:
+        return None, f"cannot read file ({exc.strerror or exc})"
+
+
+def _cached_features(
+    task: VideoTask, extractors: list[FeatureExtractor], cache: FeatureCache | None, digest: str
+) -> tuple[dict[str, dict[str, Any]], list[tuple[FeatureExtractor, str]]]:
+    """Features the cache holds for the video, and the (extractor, settings key) it lacks."""
+    results: dict[str, dict[str, Any]] = {}
+    missing = []
+    for ex in extractors:
+        key = _settings(ex, task.sampling)
+        cached = cache.get(ex.name, key, _content_key(ex, digest, task.prompt)) if cache else None
+        if cached is not None:
+            results[ex.name] = cached
+        else:
+            missing.append((ex, key))
+    return results, missing
+
+
+UNREADABLE = "_unreadable"  # cache namespace recording why a file's content cannot be decoded
+
+
+@functools.lru_cache(maxsize=1)
+def _unreadable_key() -> str:
+    """Settings key of unreadable-file entries: a newer reader or FFmpeg tries again."""
+    import av
+
+    return settings_digest({"decoder": DECODER_VERSION, "av": av.__version__, "libav": av.library_versions})
+
+
+def _known_unreadable(cache: FeatureCache | None, digest: str) -> str | None:
+    """The recorded reason why content ``digest`` cannot be decoded, if any."""
+    entry = cache.get(UNREADABLE, _unreadable_key(), digest) if cache else None
+    reason = (entry or {}).get("__arrays__", {}).get("reason")
+    return str(reason) if reason is not None else None
+
+
+def _put(cache: FeatureCache | None, name: str, key: str, content: str, features: dict[str, Any]) -> None:
+    if cache is None:
+        return
+    try:
+        cache.put(name, key, content, features)
+    except OSError:  # a full or read-only cache costs speed, never results
+        pass
+
+
+def lookup_video_task(task: VideoTask) -> VideoResult | VideoTask:
+    """The cheap part of a task, done before dispatching: hash the file and read the cache.
+
+    Returns the finished result when the cache holds every feature of the video (or the file
+    cannot be read), else the task with its digest filled in, for a worker to compute.
+    """
+    digest, problem = _task_digest(task)
+    if digest is None:
+        return VideoResult(task.index, {}, problem)
+    if task.cache_root is not None:
+        cache = FeatureCache(task.cache_root)
+        if (reason := _known_unreadable(cache, digest)) is not None:
+            return VideoResult(task.index, {}, reason)
+        extractors = [_instance(name, cfg) for name, cfg in task.extractors]
+        results, missing = _cached_features(task, extractors, cache, digest)
+        if not missing:
+            return VideoResult(task.index, results)
+    return replace(task, digest=digest)
 
 
 def run_video_task(task: VideoTask) -> VideoResult:
     """Featurise one video: cached extractors are read, the rest computed from one decode."""
     cache = FeatureCache(task.cache_root) if task.cache_root is not None else None
     extractors = [_instance(name, cfg) for name, cfg in task.extractors]
-    try:
-        digest = file_digest(task.path)
-    except FileNotFoundError:
-        return VideoResult(task.index, {}, "file not found")
-    except IsADirectoryError:
-        return VideoResult(task.index, {}, "is a directory, not a video file")
-    except OSError as exc:
-        return VideoResult(task.index, {}, f"cannot read file ({exc.strerror or exc})")
-    results: dict[str, dict[str, Any]] = {}
-    missing = []
-    for ex in extractors:
-        key = _settings(ex, task.sampling)
-        cached = cache.get(ex.name, key, digest) if cache else None
-        if cached is not None:
-            results[ex.name] = cached
-        else:
-            missing.append((ex, key))
+    digest, problem = _task_digest(task)
+    if digest is None:
+        return VideoResult(task.index, {}, problem)
+    if (reason := _known_unreadable(cache, digest)) is not None:
+        return VideoResult(task.index, {}, reason)
+    results, missing = _cached_features(task, extractors, cache, digest)
     if missing:
         try:
             clip = read_clip(task.path, task.sampling)
-        except VideoError as exc:
+        except VideoError as exc:  # depends only on the bytes: remembered, not retried
+            _put(cache, UNREADABLE, _unreadable_key(), digest, {"__arrays__": {"reason": np.array(exc.reason)}})
             return VideoResult(task.index, {}, exc.reason)
         except MemoryError:
             return VideoResult(task.index, {}, "out of memory while decoding")
+        except Exception as exc:  # a decoder bug must not lose the batch either
+            return VideoResult(task.index, {}, f"cannot decode video ({type(exc).__name__}: {exc})")
         for ex, key in missing:
             try:
-                feats = ex.extract(clip, "")
+                feats = ex.extract(clip, task.prompt if getattr(ex, "needs_prompt", False) else "")
             except Exception as exc:  # an extractor bug must not lose the batch
                 return VideoResult(task.index, {}, f"feature extractor '{ex.name}' failed: {type(exc).__name__}: {exc}")
-            if cache:
-                cache.put(ex.name, key, digest, feats)
+            _put(cache, ex.name, key, _content_key(ex, digest, task.prompt), feats)
             results[ex.name] = feats
     return VideoResult(task.index, results)
 
 
-def _init_worker() -> None:
-    import cv2
-
-    cv2.setNumThreads(1)
-
-
-def map_local(fn: Callable, tasks: list, workers: int, ordered: bool = False) -> Iterator:
-    """Apply ``fn`` to tasks in local processes, yielding results as they complete
-    (or in task order with ``ordered``)."""
-    if workers <= 1 or len(tasks) <= 1:
-        for t in tasks:
-            yield fn(t)
-        return
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    ctx = mp.get_context("spawn" if sys.platform == "darwin" else "forkserver")
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=_init_worker) as pool:
-        futures = [pool.submit(fn, t) for t in tasks]
-        for fut in futures if ordered else as_completed(futures):
-            yield fut.result()
-
-
-EXECUTORS: dict[str, Callable[..., Iterator]] = {"local": map_local}
+def crashed_video_task(task: VideoTask, reason: str) -> VideoResult:
+    """The result of a task whose worker died (see :mod:`aigvqa.executors`)."""
+    return VideoResult(task.index, {}, reason)
 
 
 def _progress(total: int, description: str, enabled: bool):
@@ -178,10 +238,10 @@ def _progress(total: int, description: str, enabled: bool):
 
 def _prompt_features(
     extractors: list[FeatureExtractor], prompts: list[str], cache: FeatureCache | None
-) -> list[dict[str, float]]:
-    """Features of each prompt (rows in ``prompts`` order), computed once per unique prompt."""
+) -> list[dict[str, dict[str, float]]]:
+    """Per prompt (in ``prompts`` order): extractor name → features, computed once per unique prompt."""
     unique = sorted(set(prompts))
-    per_prompt: dict[str, dict[str, float]] = {p: {} for p in unique}
+    per_prompt: dict[str, dict[str, dict[str, float]]] = {p: {} for p in unique}
     for ex in extractors:
         key = _settings(ex, None)
         todo = []
@@ -190,14 +250,14 @@ def _prompt_features(
             if cached is None:
                 todo.append(p)
             else:
-                per_prompt[p].update(cached)
+                per_prompt[p][ex.name] = cached
         if todo:
             batch = getattr(ex, "extract_many", None)
             computed = batch(todo) if batch else [ex.extract(None, p) for p in todo]
-            for p, feats in zip(todo, computed, strict=False):
+            for p, feats in zip(todo, computed, strict=True):
                 if cache:
                     cache.put(ex.name, key, text_digest(p), feats)
-                per_prompt[p].update(feats)
+                per_prompt[p][ex.name] = feats
     return [per_prompt[p] for p in prompts]
 
 
@@ -228,19 +288,25 @@ def extract_features(
     rows: list[dict[str, dict[str, Any]]] = [{} for _ in items]
     errors: dict[int, str] = {}
     if video_specs:
-        root = str(cache.root) if cache else None
+        # absolute paths: workers (Ray tasks on other nodes included) may run elsewhere
+        root = os.path.abspath(cache.root) if cache else None
+        videos_root = Path(os.path.abspath(videos_dir))
         tasks = [
-            VideoTask(i, str(Path(videos_dir) / it.video), video_specs, sampling, root) for i, it in enumerate(items)
+            VideoTask(i, str(videos_root / it.video), video_specs, sampling, root, it.prompt)
+            for i, it in enumerate(items)
         ]
-        try:
-            run = EXECUTORS[executor]
-        except KeyError:
-            raise ValueError(f"unknown executor {executor!r}; known: {', '.join(EXECUTORS)}") from None
+        run = get_executor(executor)
         with _progress(len(tasks), "extracting", progress) as bar:
             job = bar.add_task("videos", total=len(tasks), rate="")
             done = 0
             start = time.perf_counter()
-            for result in run(run_video_task, tasks, workers, **(executor_options or {})):
+            # cache hits and unreadable files are settled here; only the rest go to workers,
+            # so a fully cached run starts no worker at all
+            looked_up = [lookup_video_task(t) for t in tasks]
+            settled = [r for r in looked_up if isinstance(r, VideoResult)]
+            todo = [t for t in looked_up if isinstance(t, VideoTask)]
+            results = run(run_video_task, todo, workers, on_crash=crashed_video_task, **(executor_options or {}))
+            for result in itertools.chain(settled, results):
                 rows[result.index] = result.features
                 if result.error is not None:
                     errors[result.index] = result.error
@@ -249,9 +315,8 @@ def extract_features(
                 bar.update(job, advance=1, rate=f"{rate:5.2f} videos/s")
     if prompt_ex:
         prompt_rows = _prompt_features(prompt_ex, [it.prompt for it in items], cache)
-        for row, feats in zip(rows, prompt_rows, strict=False):
-            for ex in prompt_ex:
-                row[ex.name] = feats
+        for row, feats in zip(rows, prompt_rows, strict=True):
+            row.update(feats)
     return _assemble(rows, [ex.name for ex in instances], errors, known_names)
 
 

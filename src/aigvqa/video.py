@@ -15,6 +15,10 @@ import numpy as np
 
 VIDEO_EXTENSIONS = (".mp4", ".webm", ".mkv", ".mov", ".avi", ".gif", ".m4v", ".mpg", ".mpeg")
 
+# Bump whenever what ``read_clip`` returns for a given file changes: it is part of the
+# feature cache key, so features computed by an older reader are recomputed.
+DECODER_VERSION = "2"
+
 
 class VideoError(Exception):
     """A video file that cannot be read; ``reason`` says why in one line."""
@@ -35,6 +39,7 @@ class VideoInfo:
     n_frames: int
     duration: float
     codec: str
+    decode_errors: int = 0  # undecodable packets skipped (damaged but still readable video)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -95,7 +100,10 @@ def _open(path: Path):
 
 
 def _short(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    """One line saying what went wrong (FFmpeg's message without errno and file name)."""
+    text = getattr(exc, "strerror", None) if isinstance(exc, av.FFmpegError) else None
+    if not text:
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return text[:200]
 
 
@@ -106,51 +114,108 @@ def _stream_fps(stream) -> float:
     return 0.0
 
 
-def _iter_frames(container, path: Path):
+def _iter_frames(container, errors: list[str]):
+    """Decoded frames of the first video stream, in presentation order, in one pass.
+
+    A packet the decoder rejects is skipped and its error appended to ``errors`` (damaged
+    videos keep their readable frames); damage that stops the demuxer ends the stream. The
+    outcome depends only on the file's bytes.
+    """
     stream = container.streams.video[0]
     stream.thread_type = "AUTO"
-    try:
-        yield from container.decode(stream)
-    except av.FFmpegError as exc:
-        raise VideoError(path, f"decoding failed ({_short(exc)})") from None
+    packets = container.demux(stream)
+    while True:
+        try:
+            packet = next(packets)
+        except StopIteration:
+            break
+        except (av.FFmpegError, OSError) as exc:  # damaged container: keep what was read
+            errors.append(_short(exc))
+            break
+        try:
+            frames = packet.decode()
+        except av.FFmpegError as exc:
+            errors.append(_short(exc))
+            continue
+        yield from frames
+    try:  # flush frames still held by the decoder (a no-op after a normal end of stream)
+        yield from stream.codec_context.decode(None)
+    except (av.FFmpegError, EOFError, ValueError):
+        pass
+
+
+class _Timing:
+    """First and last timestamps of the decoded frames, for the duration and frame rate."""
+
+    def __init__(self) -> None:
+        self.first: float | None = None
+        self.last: float | None = None
+        self.count = 0
+
+    def add(self, time: float | None) -> None:
+        if time is None:
+            return
+        if self.first is None:
+            self.first = time
+        self.last = time
+        self.count += 1
+
+    def rate_and_duration(self, n: int, header_fps: float) -> tuple[float, float]:
+        """The header's frame rate and ``n / fps`` when the timestamps agree with it (constant
+        frame rate); otherwise (variable frame rate, wrong or missing header) the mean rate and
+        the span measured from the timestamps."""
+        span = None
+        if self.count >= 2 and self.last > self.first:
+            span = (self.last - self.first) * self.count / (self.count - 1)
+        if header_fps > 0:
+            nominal = n / header_fps
+            if span is None or abs(span - nominal) <= 0.05 * nominal:
+                return header_fps, nominal
+        if span is not None:
+            return n / span, span
+        return 0.0, 0.0
+
+
+def _decode_failure(path: Path, errors: list[str]) -> VideoError:
+    if errors:
+        return VideoError(path, f"video stream has no decodable frames (decoding failed: {errors[0]})")
+    return VideoError(path, "video stream has no decodable frames")
 
 
 def probe(path: str | os.PathLike) -> VideoInfo:
     """Decode a video once, without converting frames, and report what it holds."""
     path = Path(path)
     container = _open(path)
+    errors: list[str] = []
     try:
         stream = container.streams.video[0]
-        fps = _stream_fps(stream)
         n = 0
-        first_pts = last_pts = None
         width = height = 0
-        for frame in _iter_frames(container, path):
+        timing = _Timing()
+        for frame in _iter_frames(container, errors):
             if n == 0:
                 width, height = frame.width, frame.height
-                first_pts = frame.time
-            last_pts = frame.time
+            timing.add(frame.time)
             n += 1
         if n == 0:
-            raise VideoError(path, "video stream has no decodable frames")
-        return VideoInfo(width, height, fps, n, _duration(n, fps, first_pts, last_pts), _codec(stream))
+            raise _decode_failure(path, errors)
+        fps, duration = timing.rate_and_duration(n, _stream_fps(stream))
+        return VideoInfo(width, height, fps, n, duration, _codec(stream), len(errors))
+    except (VideoError, MemoryError):
+        raise
+    except Exception as exc:  # never anything but a VideoError for a bad file
+        raise VideoError(path, f"cannot read frames ({type(exc).__name__}: {_short(exc)})") from None
     finally:
         container.close()
 
 
 def _codec(stream) -> str:
+    """The codec's name (e.g. ``av1``), not the decoder's (e.g. ``libdav1d``)."""
     try:
-        return stream.codec_context.name or "unknown"
+        codec = stream.codec_context.codec
+        return getattr(codec, "canonical_name", None) or codec.name or "unknown"
     except Exception:  # pragma: no cover - exotic containers
         return "unknown"
-
-
-def _duration(n: int, fps: float, first: float | None, last: float | None) -> float:
-    if fps > 0:
-        return n / fps
-    if first is not None and last is not None and last > first:
-        return float(last - first) * n / max(n - 1, 1)
-    return 0.0
 
 
 def _to_rgb(frame, size: tuple[int, int]) -> np.ndarray:
@@ -207,35 +272,40 @@ def read_clip(path: str | os.PathLike, config: SamplingConfig | None = None) -> 
     config = config or SamplingConfig()
     path = Path(path)
     container = _open(path)
+    errors: list[str] = []
     try:
         stream = container.streams.video[0]
-        fps = _stream_fps(stream)
+        header_fps = _stream_fps(stream)
         codec = _codec(stream)
         estimate = _header_frame_count(stream)
         motion = _StridedKeeper(config.motion_frames, -(-estimate // config.motion_frames))
         spatial = _StridedKeeper(4 * config.spatial_frames, -(-estimate // (4 * config.spatial_frames)))
         n = 0
         width = height = 0
-        first_time = last_time = None
-        for frame in _iter_frames(container, path):
+        timing = _Timing()
+        for frame in _iter_frames(container, errors):
             if n == 0:
                 width, height = frame.width, frame.height
                 spatial_size = _scaled_size(width, height, config.spatial_side)
                 motion_size = _scaled_size(width, height, config.motion_side)
-                first_time = frame.time
             elif (frame.width, frame.height) != (width, height):
                 frame = frame.reformat(width=width, height=height)  # keep the first geometry
-            last_time = frame.time
+            timing.add(frame.time)
             if motion.wants(n):
                 motion.add(n, _to_rgb(frame, motion_size))
             if spatial.wants(n):
                 spatial.add(n, _to_rgb(frame, spatial_size))
             n += 1
+    except (VideoError, MemoryError):
+        raise
+    except Exception as exc:  # e.g. a pixel format that cannot be converted to RGB
+        raise VideoError(path, f"cannot convert frames ({type(exc).__name__}: {_short(exc)})") from None
     finally:
         container.close()
     if n == 0:
-        raise VideoError(path, "video stream has no decodable frames")
-    info = VideoInfo(width, height, fps, n, _duration(n, fps, first_time, last_time), codec)
+        raise _decode_failure(path, errors)
+    fps, duration = timing.rate_and_duration(n, header_fps)
+    info = VideoInfo(width, height, fps, n, duration, codec, len(errors))
     kept = spatial.items
     chosen = sample_indices(len(kept), config.spatial_frames)
     frames = np.stack([kept[i][1] for i in chosen])
