@@ -32,6 +32,11 @@ class ModelError(Exception):
     """A model directory that is missing, damaged or incompatible."""
 
 
+def _rows(sequences: dict[str, list], rows: np.ndarray) -> dict[str, list]:
+    """The per-frame sequences restricted to ``rows``."""
+    return {k: [v[i] for i in rows] for k, v in sequences.items()}
+
+
 class QualityModel:
     """Predicts a quality score from features of a video and its prompt."""
 
@@ -50,6 +55,8 @@ class QualityModel:
         self.regressor_params = regressor_params or {}
         self.target = target
         self.seed = seed
+        if isinstance(sampling, dict):  # from a JSON recipe or model.json
+            sampling = SamplingConfig(**sampling)
         self.sampling = sampling or SamplingConfig()
         self.extractor_config = extractor_config or {}
 
@@ -89,7 +96,10 @@ class QualityModel:
         self.n_train_ = int(ok.sum())
         self.fingerprint_ = fingerprint
         self.regressor_ = make_regressor(self.regressor, self.seed, **self.regressor_params)
-        self.regressor_.fit(table.values[ok], y[ok])
+        if getattr(self.regressor_, "uses_sequences", False):  # per-frame arrays for the neural head
+            self.regressor_.fit(table.values[ok], y[ok], sequences=_rows(table.sequences, np.flatnonzero(ok)))
+        else:
+            self.regressor_.fit(table.values[ok], y[ok])
         self.importances_ = self.regressor_.importances(self.feature_names_)
         prompt_cols = table.columns(self._prompt_prefixes())
         self.fallback_columns_ = [n for n, keep in zip(table.names, prompt_cols, strict=False) if keep]
@@ -103,7 +113,10 @@ class QualityModel:
         """Scores for every row; failed rows get the fallback score."""
         if table.names != self.feature_names_:
             raise ModelError("feature columns differ from those the model was trained on")
-        scores = np.asarray(self.regressor_.predict(table.values), dtype=float)
+        if getattr(self.regressor_, "uses_sequences", False):
+            scores = np.asarray(self.regressor_.predict(table.values, sequences=table.sequences), dtype=float)
+        else:
+            scores = np.asarray(self.regressor_.predict(table.values), dtype=float)
         failed = np.array(sorted(table.errors), dtype=int)
         if failed.size:
             scores[failed] = self._fallback(table, failed)

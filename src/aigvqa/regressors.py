@@ -1,7 +1,10 @@
 """Regressors from features to scores, each registered under one name.
 
-A regressor has ``fit(X, y)``, ``predict(X)``, ``save(dir, stem)``, ``load(dir, stem)`` and
-``importances(names)``. ``X`` may contain NaN (failed or undefined features).
+A regressor has ``fit(X, y, sequences=None)``, ``predict(X, sequences=None)``,
+``save(dir, stem)``, ``load(dir, stem)`` and ``importances(names)``. ``X`` may contain NaN
+(failed or undefined features). ``sequences`` are the feature table's per-frame arrays
+(``FeatureTable.sequences``: name → one (K, D) array or None per row, aligned with ``X``);
+regressors with ``uses_sequences = False`` (trees, ridge) ignore them.
 """
 
 from __future__ import annotations
@@ -15,21 +18,24 @@ import numpy as np
 
 from aigvqa.registry import REGRESSORS
 
+Sequences = dict[str, list[np.ndarray | None]] | None
+
 
 class Regressor(ABC):
     """Base class: plain constructor parameters, learned state set by ``fit``."""
 
     name: str = ""
+    uses_sequences: bool = False  # whether fit/predict use the per-frame ``sequences``
 
     def __init__(self, seed: int = 0, **params: Any):
         self.seed = seed
         self.params = params
 
     @abstractmethod
-    def fit(self, X: np.ndarray, y: np.ndarray) -> Regressor: ...
+    def fit(self, X: np.ndarray, y: np.ndarray, sequences: Sequences = None) -> Regressor: ...
 
     @abstractmethod
-    def predict(self, X: np.ndarray) -> np.ndarray: ...
+    def predict(self, X: np.ndarray, sequences: Sequences = None) -> np.ndarray: ...
 
     @abstractmethod
     def save(self, directory: Path, stem: str) -> None: ...
@@ -77,17 +83,32 @@ class LightGBMRegressor(Regressor):
         p = dict(self.DEFAULTS)
         if n < 400:  # small labelled sets: shallower trees, smaller leaves
             p.update(num_leaves=7, min_data_in_leaf=5)
+        elif n >= 2000:  # large sets: faster learning, larger leaves
+            p.update(learning_rate=0.05, min_data_in_leaf=40, feature_fraction=0.3)
         p.update(self.params)
         p["seed"] = self.seed
         return p
 
-    def fit(self, X: np.ndarray, y: np.ndarray) -> LightGBMRegressor:
+    def fit(self, X: np.ndarray, y: np.ndarray, sequences: Sequences = None) -> LightGBMRegressor:
         import lightgbm as lgb
 
         params = self._params(len(y))
         data = lgb.Dataset(X, y, free_raw_data=False, params={"max_bin": params["max_bin"]})
         rounds = self.max_rounds
-        if self.folds >= 2 and len(y) >= 4 * self.folds:
+        if len(y) >= 2000:  # large sets: one seeded hold-out split for early stopping
+            rng = np.random.default_rng(self.seed)
+            held = rng.random(len(y)) < 0.15
+            fit_set = lgb.Dataset(X[~held], y[~held], params={"max_bin": params["max_bin"]})
+            val_set = lgb.Dataset(X[held], y[held], reference=fit_set)
+            probe = lgb.train(
+                params,
+                fit_set,
+                num_boost_round=self.max_rounds,
+                valid_sets=[val_set],
+                callbacks=[lgb.early_stopping(50, verbose=False)],
+            )
+            rounds = max(20, int(probe.best_iteration * 1.15))
+        elif self.folds >= 2 and len(y) >= 4 * self.folds:
             result = lgb.cv(
                 params,
                 data,
@@ -102,7 +123,7 @@ class LightGBMRegressor(Regressor):
         self.booster = lgb.train(params, data, num_boost_round=rounds)
         return self
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
+    def predict(self, X: np.ndarray, sequences: Sequences = None) -> np.ndarray:
         return self.booster.predict(X, num_threads=1)
 
     def save(self, directory: Path, stem: str) -> None:
@@ -131,29 +152,23 @@ class RidgeRegressor(Regressor):
 
     name = "ridge"
 
-    def __init__(self, seed: int = 0, alphas: tuple[float, ...] = (0.1, 1, 10, 100, 1000), **params):
+    def __init__(self, seed: int = 0, alphas: tuple[float, ...] = (0.1, 1, 10, 100, 1000, 10000), **params):
         super().__init__(seed, **params)
         self.alphas = tuple(alphas)
         self.state: dict[str, np.ndarray] = {}
 
     def _prepare(self, X: np.ndarray) -> np.ndarray:
-        s = self.state
-        X = np.where(np.isnan(X), s["median"], X)
-        return (X - s["mean"]) / s["scale"]
+        return _standardize(X, self.state)
 
-    def fit(self, X: np.ndarray, y: np.ndarray) -> RidgeRegressor:
+    def fit(self, X: np.ndarray, y: np.ndarray, sequences: Sequences = None) -> RidgeRegressor:
         from sklearn.linear_model import RidgeCV
 
-        median = np.nanmedian(np.where(np.all(np.isnan(X), axis=0), 0.0, X), axis=0)
-        median = np.nan_to_num(median)
-        filled = np.where(np.isnan(X), median, X)
-        scale = filled.std(axis=0)
-        self.state = {"median": median, "mean": filled.mean(axis=0), "scale": np.where(scale > 0, scale, 1.0)}
+        self.state = _standardizer(X)
         ridge = RidgeCV(alphas=self.alphas).fit(self._prepare(X), y)
         self.state.update(coef=np.asarray(ridge.coef_), intercept=np.array([ridge.intercept_]))
         return self
 
-    def predict(self, X: np.ndarray) -> np.ndarray:
+    def predict(self, X: np.ndarray, sequences: Sequences = None) -> np.ndarray:
         return self._prepare(X) @ self.state["coef"] + self.state["intercept"][0]
 
     def save(self, directory: Path, stem: str) -> None:
@@ -173,6 +188,108 @@ class RidgeRegressor(Regressor):
         return {n: float(v) / total for n, v in zip(names, w, strict=False)}
 
 
+def _standardizer(X: np.ndarray) -> dict[str, np.ndarray]:
+    """Per-column median (for NaN), mean and scale, for standardising features."""
+    median = np.nan_to_num(np.nanmedian(np.where(np.all(np.isnan(X), axis=0), 0.0, X), axis=0))
+    filled = np.where(np.isnan(X), median, X)
+    scale = filled.std(axis=0)
+    return {"median": median, "mean": filled.mean(axis=0), "scale": np.where(scale > 0, scale, 1.0)}
+
+
+def _standardize(X: np.ndarray, state: dict[str, np.ndarray]) -> np.ndarray:
+    return (np.where(np.isnan(X), state["median"], X) - state["mean"]) / state["scale"]
+
+
+@REGRESSORS.register("knn")
+class KNNRegressor(Regressor):
+    """Similarity-weighted nearest neighbours: cosine similarity of standardised features.
+
+    Identical training rows (e.g. one prompt rendered by several generators) are merged into
+    one neighbour carrying their mean target and count, so ``k`` counts distinct items.
+    """
+
+    name = "knn"
+
+    def __init__(self, seed: int = 0, k: int = 50, power: float = 4.0, **params: Any):
+        super().__init__(seed, **params)
+        self.k = k
+        self.power = power
+        self.state: dict[str, np.ndarray] = {}
+
+    def _unit(self, X: np.ndarray) -> np.ndarray:
+        Z = _standardize(X, self.state)
+        return Z / np.maximum(np.linalg.norm(Z, axis=1, keepdims=True), 1e-12)
+
+    def fit(self, X: np.ndarray, y: np.ndarray, sequences: Sequences = None) -> KNNRegressor:
+        self.state = _standardizer(X)
+        Z = self._unit(X).astype(np.float32)
+        rows, inverse, counts = np.unique(Z, axis=0, return_inverse=True, return_counts=True)
+        sums = np.bincount(inverse.ravel(), weights=y, minlength=len(rows))
+        self.state.update(points=rows, targets=sums / counts, counts=counts.astype(float), mean=np.array([y.mean()]))
+        return self
+
+    def predict(self, X: np.ndarray, sequences: Sequences = None) -> np.ndarray:
+        Z = self._unit(X).astype(np.float32)
+        points, targets, counts = self.state["points"], self.state["targets"], self.state["counts"]
+        k = min(self.k, len(points))
+        out = np.empty(len(Z))
+        for start in range(0, len(Z), 1024):
+            sim = Z[start : start + 1024] @ points.T
+            idx = np.argsort(-sim, axis=1, kind="stable")[:, :k]
+            w = np.maximum(np.take_along_axis(sim, idx, axis=1), 0.0) ** self.power * counts[idx]
+            total = w.sum(axis=1)
+            pred = (w * targets[idx]).sum(axis=1) / np.where(total > 0, total, 1.0)
+            out[start : start + 1024] = np.where(total > 0, pred, self.state["mean"][0])
+        return out
+
+    def save(self, directory: Path, stem: str) -> None:
+        np.savez(directory / f"{stem}.knn.npz", **self.state)
+
+    @classmethod
+    def load(cls, directory: Path, stem: str, seed: int = 0, **params: Any) -> KNNRegressor:
+        model = cls(seed, **params)
+        with np.load(directory / f"{stem}.knn.npz", allow_pickle=False) as data:
+            model.state = {k: np.array(data[k]) for k in data.files}
+        return model
+
+
+@REGRESSORS.register("blend")
+class BlendRegressor(Regressor):
+    """Mean of several registered regressors' predictions (default: ridge, knn, lightgbm).
+
+    Linear, neighbour and tree models make different errors; their average ranks better
+    than any one of them on the challenge's prompt features and on FETV.
+    """
+
+    name = "blend"
+
+    def __init__(self, seed: int = 0, members: tuple[str, ...] = ("ridge", "knn", "lightgbm"), **params: Any):
+        super().__init__(seed, **params)
+        self.members = tuple(members)
+        self.models: list[Regressor] = []
+
+    def fit(self, X: np.ndarray, y: np.ndarray, sequences: Sequences = None) -> BlendRegressor:
+        self.models = [make_regressor(m, self.seed).fit(X, y, sequences) for m in self.members]
+        return self
+
+    def predict(self, X: np.ndarray, sequences: Sequences = None) -> np.ndarray:
+        return np.mean([m.predict(X, sequences) for m in self.models], axis=0)
+
+    def save(self, directory: Path, stem: str) -> None:
+        for i, model in enumerate(self.models):
+            model.save(directory, f"{stem}.{i}")
+
+    @classmethod
+    def load(cls, directory: Path, stem: str, seed: int = 0, **params: Any) -> BlendRegressor:
+        model = cls(seed, **params)
+        model.models = [REGRESSORS.get(m).load(directory, f"{stem}.{i}", seed) for i, m in enumerate(model.members)]
+        return model
+
+    def importances(self, names: list[str]) -> dict[str, float]:
+        parts = [m.importances(names) for m in self.models]
+        return {n: float(np.mean([p.get(n, 0.0) for p in parts])) for n in names}
+
+
 def make_regressor(name: str, seed: int = 0, **params: Any) -> Regressor:
     """Instantiate a registered regressor."""
     return REGRESSORS.get(name)(seed=seed, **params)
@@ -180,3 +297,6 @@ def make_regressor(name: str, seed: int = 0, **params: Any) -> Regressor:
 
 def list_regressors() -> list[str]:
     return REGRESSORS.names()
+
+
+from aigvqa import heads as _heads  # noqa: E402, F401  (registers the neural "mlp" head; torch loads lazily)

@@ -21,6 +21,9 @@ class FeatureExtractor(ABC):
     name: ClassVar[str]
     version: ClassVar[str] = "1"
     needs_video: ClassVar[bool] = True
+    # a video extractor whose output also depends on the prompt (e.g. prompt–frame alignment):
+    # it receives the item's prompt and its cache entries are keyed by video *and* prompt
+    needs_prompt: ClassVar[bool] = False
     measures: ClassVar[str] = ""
 
     def config(self) -> dict[str, Any]:

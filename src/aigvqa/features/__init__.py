@@ -1,0 +1,72 @@
+"""Feature extractors (registered on import) and feature groups.
+
+Importing this package registers every built-in extractor. None of them imports torch at
+import time: the MiniLM extractor loads sentence-transformers only when first used.
+"""
+
+from __future__ import annotations
+
+# importing a module registers its extractors; none of them imports torch at import time
+from aigvqa.features import deep, metadata, prompt, spatial, temporal  # noqa: F401
+from aigvqa.features.base import FeatureExtractor
+from aigvqa.registry import EXTRACTORS
+
+FEATURE_GROUPS: dict[str, list[str]] = {
+    "classic": ["spatial", "temporal", "metadata"],
+    "prompt": ["lexical", "minilm"],
+    "lexical": ["lexical"],
+    "deep": ["clip", "timm"],  # pretrained backbones (aigvqa[deep]; GPU recommended)
+}
+DEFAULT_FEATURES = "classic,prompt"
+
+
+def resolve_features(spec: str) -> list[str]:
+    """Turn ``"classic,prompt"``-style specs (group and/or extractor names, comma-separated)
+    into an ordered, de-duplicated list of extractor names."""
+    names: list[str] = []
+    parts = [p.strip() for p in (spec or "").split(",") if p.strip()]
+    if not parts:
+        raise ValueError("empty feature spec; " + _known())
+    for part in parts:
+        if part in FEATURE_GROUPS:
+            members = FEATURE_GROUPS[part]
+        elif part in EXTRACTORS:
+            members = [part]
+        else:
+            raise ValueError(f"unknown feature group or extractor {part!r}; " + _known())
+        for m in members:
+            if m not in names:
+                names.append(m)
+    return names
+
+
+def _known() -> str:
+    return (
+        f"known groups: {', '.join(sorted(FEATURE_GROUPS))}; "
+        f"known extractors: {', '.join(EXTRACTORS.names())}"
+    )
+
+
+def list_extractors() -> list[dict]:
+    """Name, version, whether it needs the video, and what it measures, for every extractor."""
+    rows = []
+    for name in EXTRACTORS.names():
+        cls = EXTRACTORS.get(name)
+        rows.append(
+            {
+                "name": name,
+                "version": getattr(cls, "version", "1"),
+                "needs_video": bool(getattr(cls, "needs_video", True)),
+                "measures": getattr(cls, "measures", ""),
+            }
+        )
+    return rows
+
+
+__all__ = [
+    "DEFAULT_FEATURES",
+    "FEATURE_GROUPS",
+    "FeatureExtractor",
+    "list_extractors",
+    "resolve_features",
+]
