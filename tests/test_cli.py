@@ -412,9 +412,9 @@ def _damage(src: Path, dst: Path, how: str) -> Path:
         del meta["feature_names"]
         meta_path.write_text(json.dumps(meta))
     elif how == "missing-booster":
-        (model / "main.lgb.txt").unlink()
+        next(model.glob("main*.lgb.txt")).unlink()
     elif how == "truncated-booster":
-        booster = model / "main.lgb.txt"
+        booster = next(model.glob("main*.lgb.txt"))
         booster.write_text(booster.read_text()[:200])
     return model
 

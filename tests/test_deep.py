@@ -200,7 +200,7 @@ def test_clip_alignment_features_depend_on_the_prompt(synthetic_data, weights, t
     np.testing.assert_array_equal(cached.values, table.values)
 
 
-def test_combined_features_with_two_backbones_and_lightgbm(synthetic_data, weights, tmp_path):
+def test_combined_features_with_two_backbones_and_default_regressor(synthetic_data, weights, tmp_path):
     out = tmp_path / "model"
     run_cli(
         "train", synthetic_data.train_json, "--videos", synthetic_data.videos, "--out", out,
@@ -209,7 +209,7 @@ def test_combined_features_with_two_backbones_and_lightgbm(synthetic_data, weigh
         "--backbone", "timm=resnet10t", "--weights", f"timm={weights['resnet']}", "--workers", "1", "-q",
     )  # fmt: skip
     meta = json.loads((out / "model.json").read_text())
-    assert meta["regressor"] == "lightgbm"
+    assert meta["regressor"] == "blend"
     names = set(meta["feature_names"])
     assert {"clip.sim_mean", "clip.sim_max", "clip.mean_0031", "timm.mean_0000", "timm.std_0511"} <= names
     assert any(n.startswith("lexical.") for n in names)

@@ -38,6 +38,9 @@ WorkersOpt = Annotated[
 ExecutorOpt = Annotated[str, typer.Option("--executor", help="'local' processes or 'ray'.")]
 AddressOpt = Annotated[Optional[str], typer.Option("--address", help="Ray cluster address (with --executor ray).")]
 NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Do not read or write the feature cache.")]
+RegressorOpt = Annotated[
+    Optional[str], typer.Option(help="Regressor (see 'aigvqa list') [default: blend of ridge, knn, lightgbm].")
+]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
 BackboneOpt = Annotated[
     Optional[list[str]],
@@ -63,7 +66,7 @@ DeviceOpt = Annotated[
 ]
 HeadOpt = Annotated[
     Optional[str],
-    typer.Option("--head", help="lightgbm (default) or mlp: neural fusion head over per-frame deep features."),
+    typer.Option("--head", help="mlp: neural fusion head over per-frame deep features (or a regressor name)."),
 ]
 
 
@@ -128,6 +131,21 @@ def _load_recipe(path: Optional[Path]) -> dict:
         except TypeError as exc:
             raise CLIError(f"--config {path}: bad 'sampling' ({exc})") from None
     return params
+
+
+def _model_params(config, features, regressor, target, seed, backbone, weights, offline, device, head) -> dict:
+    """QualityModel parameters: command-line options over the ``--config`` recipe over defaults."""
+    from aigvqa.deep_options import apply_deep_options
+    from aigvqa.features import DEFAULT_FEATURES
+
+    params = _load_recipe(config)
+    if features:
+        params["features"] = features
+    params.setdefault("features", DEFAULT_FEATURES)
+    if regressor:
+        params["regressor"] = regressor
+    params.update(target=target, seed=seed)
+    return apply_deep_options(params, backbone, weights, offline, device, head, regressor)
 
 
 def _run_options(videos, workers, executor, address, no_cache, quiet):
@@ -230,7 +248,7 @@ def train(
     videos: VideosOpt = None,
     target: Annotated[str, typer.Option(help="Numeric item field to learn.")] = "gt_score",
     features: Annotated[Optional[str], typer.Option(help="Feature groups/extractors, e.g. 'classic,prompt'.")] = None,
-    regressor: Annotated[str, typer.Option(help="Regressor name (see 'aigvqa list').")] = "lightgbm",
+    regressor: RegressorOpt = None,
     config: Annotated[Optional[Path], typer.Option(help="JSON recipe of model settings.")] = None,
     seed: int = 0,
     strict: Annotated[bool, typer.Option(help="Fail if any video cannot be read.")] = False,
@@ -247,19 +265,10 @@ def train(
 ) -> None:
     """Learn a quality model from labelled videos."""
     from aigvqa.data import load_items
-    from aigvqa.deep_options import apply_deep_options
-    from aigvqa.features import DEFAULT_FEATURES
     from aigvqa.model import QualityModel
     from aigvqa.pipeline import train as train_model
 
-    params = _load_recipe(config)
-    params.setdefault("features", features or DEFAULT_FEATURES)
-    if features:
-        params["features"] = features
-    params.update(target=target, seed=seed, regressor=params.get("regressor", regressor))
-    if regressor != "lightgbm":
-        params["regressor"] = regressor
-    apply_deep_options(params, backbone, weights, offline, device, head, regressor)
+    params = _model_params(config, features, regressor, target, seed, backbone, weights, offline, device, head)
     model = QualityModel(**params)
     items = load_items(train_json, target=target, require_target=True)
     run = _run_options(videos if model.needs_video() else None, workers, executor, address, no_cache, quiet)
@@ -453,7 +462,7 @@ def cv(
     ] = None,
     target: str = "gt_score",
     features: Annotated[Optional[str], typer.Option(help="Feature groups/extractors.")] = None,
-    regressor: str = "lightgbm",
+    regressor: RegressorOpt = None,
     config: Annotated[Optional[Path], typer.Option(help="JSON recipe of model settings.")] = None,
     seed: int = 0,
     oof: Annotated[Optional[Path], typer.Option(help="Write out-of-fold predictions (first repeat) here.")] = None,
@@ -471,18 +480,11 @@ def cv(
 ) -> None:
     """Repeated K-fold cross-validation: median and spread of PLCC, SROCC and Score."""
     from aigvqa.data import load_items
-    from aigvqa.deep_options import apply_deep_options
-    from aigvqa.features import DEFAULT_FEATURES
     from aigvqa.model import QualityModel
     from aigvqa.pipeline import cross_validate
     from aigvqa.submission import predictions_payload, write_json_atomic
 
-    params = _load_recipe(config)
-    params["features"] = features or params.get("features", DEFAULT_FEATURES)
-    params.update(target=target, seed=seed)
-    if regressor != "lightgbm" or "regressor" not in params:
-        params["regressor"] = regressor
-    apply_deep_options(params, backbone, weights, offline, device, head, regressor)
+    params = _model_params(config, features, regressor, target, seed, backbone, weights, offline, device, head)
     model = QualityModel(**params)
     items = load_items(data_json, target=target, require_target=True)
     run = _run_options(videos if model.needs_video() else None, workers, executor, address, no_cache, quiet)
@@ -528,7 +530,7 @@ def score(
 @friendly
 def demo(
     workdir: Annotated[Optional[Path], typer.Option(help="Where to write the clips [default: a temp dir].")] = None,
-    clips: Annotated[int, typer.Option(help="Number of synthetic clips.")] = 90,
+    clips: Annotated[int, typer.Option(help="Number of synthetic clips.")] = 150,
     workers: WorkersOpt = None,
 ) -> None:
     """Generate synthetic clips with graded artifacts, train, predict and evaluate."""
@@ -556,8 +558,9 @@ def demo(
         workers=workers or os.cpu_count() or 1,
         progress=sys.stderr.isatty(),
     )
-    out.print(f"2/4 training on {len(train_items)} clips (features: classic)")
-    model, _ = train_model(QualityModel(features="classic"), train_items, run)
+    model = QualityModel(features="classic,lexical")
+    out.print(f"2/4 training on {len(train_items)} clips (features: {model.features}; regressor: {model.regressor})")
+    model, _ = train_model(model, train_items, run)
     model.save(root / "model")
     out.print(f"3/4 predicting {len(test_items)} held-out clips")
     scores, _ = predict_items(model, test_items, run)

@@ -7,7 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-HEADS = ("lightgbm", "mlp")
+HEADS = ("blend", "lightgbm", "mlp")
 
 
 def deep_extractors(features: str) -> list[str]:
@@ -72,7 +72,7 @@ def apply_deep_options(
     offline: bool = False,
     device: str | None = None,
     head: str | None = None,
-    regressor: str = "lightgbm",
+    regressor: str | None = None,
 ) -> dict[str, Any]:
     """Merge the deep-path options into QualityModel parameters (``params``, modified and
     returned): extractor settings for the deep extractors and ``--head`` as the regressor."""
@@ -97,7 +97,7 @@ def apply_deep_options(
     if head is not None:
         if head not in HEADS:
             raise ValueError(f"--head {head}: expected one of {', '.join(HEADS)}")
-        if regressor not in ("lightgbm", head):
+        if regressor not in (None, head):
             raise ValueError(f"--head {head} and --regressor {regressor} disagree: give one of them")
         params["regressor"] = head
     if device and params.get("regressor") == "mlp":

@@ -43,7 +43,7 @@ class QualityModel:
     def __init__(
         self,
         features: str = "classic,prompt",
-        regressor: str = "lightgbm",
+        regressor: str = "blend",
         regressor_params: dict[str, Any] | None = None,
         target: str = "gt_score",
         seed: int = 0,
