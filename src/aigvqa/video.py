@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -243,13 +244,13 @@ class _StridedKeeper:
     def __init__(self, cap: int, stride: int = 1):
         self.cap = max(1, cap)
         self.stride = max(1, stride)
-        self.items: list[tuple[int, np.ndarray]] = []
+        self.items: list[tuple[int, Any]] = []
 
     def wants(self, index: int) -> bool:
         return index % self.stride == 0
 
-    def add(self, index: int, array: np.ndarray) -> None:
-        self.items.append((index, array))
+    def add(self, index: int, item: Any) -> None:
+        self.items.append((index, item))
         if len(self.items) > self.cap:
             self.stride *= 2
             self.items = [(i, a) for i, a in self.items if i % self.stride == 0]
@@ -279,7 +280,9 @@ def read_clip(path: str | os.PathLike, config: SamplingConfig | None = None) -> 
         codec = _codec(stream)
         estimate = _header_frame_count(stream)
         motion = _StridedKeeper(config.motion_frames, -(-estimate // config.motion_frames))
-        spatial = _StridedKeeper(4 * config.spatial_frames, -(-estimate // (4 * config.spatial_frames)))
+        # spatial candidates are kept as decoded frames and only the chosen ones converted
+        candidates = 2 * config.spatial_frames
+        spatial = _StridedKeeper(candidates, -(-estimate // candidates))
         n = 0
         width = height = 0
         timing = _Timing()
@@ -294,8 +297,11 @@ def read_clip(path: str | os.PathLike, config: SamplingConfig | None = None) -> 
             if motion.wants(n):
                 motion.add(n, _to_rgb(frame, motion_size))
             if spatial.wants(n):
-                spatial.add(n, _to_rgb(frame, spatial_size))
+                spatial.add(n, frame)
             n += 1
+        kept = spatial.items
+        chosen = sample_indices(len(kept), config.spatial_frames)
+        frames = [_to_rgb(kept[i][1], spatial_size) for i in chosen]
     except (VideoError, MemoryError):
         raise
     except Exception as exc:  # e.g. a pixel format that cannot be converted to RGB
@@ -306,11 +312,8 @@ def read_clip(path: str | os.PathLike, config: SamplingConfig | None = None) -> 
         raise _decode_failure(path, errors)
     fps, duration = timing.rate_and_duration(n, header_fps)
     info = VideoInfo(width, height, fps, n, duration, codec, len(errors))
-    kept = spatial.items
-    chosen = sample_indices(len(kept), config.spatial_frames)
-    frames = np.stack([kept[i][1] for i in chosen])
     motion_fps = fps / motion.stride if fps > 0 else 0.0
-    return Clip(frames, np.stack([a for _, a in motion.items]), motion_fps, info)
+    return Clip(np.stack(frames), np.stack([a for _, a in motion.items]), motion_fps, info)
 
 
 def probe_safely(path: str | os.PathLike) -> tuple[VideoInfo | None, str | None]:
