@@ -81,8 +81,8 @@ class LightGBMRegressor(Regressor):
 
     def _params(self, n: int) -> dict[str, Any]:
         p = dict(self.DEFAULTS)
-        if n < 400:  # small labelled sets: shallower trees, smaller leaves
-            p.update(num_leaves=7, min_data_in_leaf=5)
+        if n < 400:  # small labelled sets: shallower, randomised trees, smaller leaves
+            p.update(num_leaves=7, min_data_in_leaf=5, extra_trees=True)
         elif n >= 2000:  # large sets: faster learning, larger leaves
             p.update(learning_rate=0.05, min_data_in_leaf=40, feature_fraction=0.3)
         p.update(self.params)
