@@ -473,3 +473,20 @@ def test_save_replaces_existing_dir_atomically(trained_model, tmp_path):
     trained_model.model.save(target)
     assert not (target / "stale.txt").exists() and (target / "model.json").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["m"]  # no temporary directory left behind
+
+
+def test_explain_command(cli_run, synthetic_data):
+    """Explanations add up to the score and name the features that moved it."""
+    rec = synthetic_data.records[5]
+    path = synthetic_data.videos / rec["video"]
+    result = run_cli("explain", path, "--model", cli_run["model"], "--prompt", rec["prompt"], "--json", "--top", "3")
+    report = json.loads(result.stdout.strip().splitlines()[0])
+    scored = run_cli("score", path, "--model", cli_run["model"], "--prompt", rec["prompt"], "--workers", "1")
+    assert report["score"] == pytest.approx(float(scored.stdout.split("\t")[0]), abs=1e-4)
+    assert report["baseline"] + sum(report["by_extractor"].values()) == pytest.approx(report["score"], abs=1e-6)
+    assert 0 < len(report["pulled_down"]) + len(report["pushed_up"]) <= 6
+    assert all(e["contribution"] < 0 for e in report["pulled_down"])
+    named = report["pulled_down"] + report["pushed_up"]
+    assert {e["feature"].split(".")[0] for e in named} <= set(report["by_extractor"])
+    text = run_cli("explain", path, "--model", cli_run["model"], "--prompt", rec["prompt"])
+    assert "pulled down by" in text.stdout or "pushed up by" in text.stdout

@@ -503,6 +503,17 @@ def cv(
     out.print(t)
 
 
+def _file_items(videos: list[Path], prompt: str) -> list:
+    """Items for video files named on the command line (absolute paths, one prompt)."""
+    from aigvqa.data import Item
+
+    return [Item(video=str(v.resolve()), prompt=prompt) for v in videos]
+
+
+def _file_run(workers: Optional[int], no_cache: bool):
+    return _run_options(Path("/"), workers, "local", None, no_cache, True)
+
+
 @app.command()
 @friendly
 def score(
@@ -513,17 +524,67 @@ def score(
     no_cache: NoCacheOpt = False,
 ) -> None:
     """Score video files directly; one line per video."""
-    from aigvqa.data import Item
     from aigvqa.model import QualityModel
     from aigvqa.pipeline import predict as predict_items
 
     model = QualityModel.load(model_dir)
-    items = [Item(video=str(v.resolve()), prompt=prompt) for v in videos]
-    run = _run_options(Path("/"), workers, "local", None, no_cache, True)
-    scores, table = predict_items(model, items, run)
-    for i, (v, s) in enumerate(zip(videos, scores, strict=False)):
+    scores, table = predict_items(model, _file_items(videos, prompt), _file_run(workers, no_cache))
+    for i, (v, s) in enumerate(zip(videos, scores, strict=True)):
         note = f"  (fallback: {table.errors[i]})" if i in table.errors else ""
         print(f"{s:.4f}\t{v}{note}")
+
+
+@app.command()
+@friendly
+def explain(
+    videos: Annotated[list[Path], typer.Argument(help="Video files to explain.")],
+    model_dir: Annotated[Path, typer.Option("--model", help="Model directory from 'aigvqa train'.")],
+    prompt: Annotated[str, typer.Option(help="The prompt that generated the videos.")] = "",
+    top: Annotated[int, typer.Option(help="How many features to show each way.")] = 5,
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object per video.")] = False,
+    workers: WorkersOpt = None,
+    no_cache: NoCacheOpt = False,
+) -> None:
+    """Why a video got its score: what each feature extractor and feature added or took away."""
+    from aigvqa.model import QualityModel
+    from aigvqa.pipeline import predict as predict_items
+    from aigvqa.registry import EXTRACTORS
+
+    model = QualityModel.load(model_dir)
+    scores, table = predict_items(model, _file_items(videos, prompt), _file_run(workers, no_cache))
+    contrib = model.explain(table)
+    names = model.feature_names_
+    lo, hi = model.target_range_
+    for i, video in enumerate(videos):
+        if i in table.errors:
+            print(f"{scores[i]:.4f}\t{video}  (fallback score: {table.errors[i]}; nothing to explain)")
+            continue
+        row = contrib[i]
+        by_extractor: dict[str, float] = {}
+        for name, c in zip(names, row[:-1], strict=True):
+            by_extractor[name.split(".", 1)[0]] = by_extractor.get(name.split(".", 1)[0], 0.0) + float(c)
+        order = np.argsort(row[:-1], kind="stable")
+        down = [(names[j], float(row[j]), float(table.values[i, j])) for j in order[:top] if row[j] < 0]
+        up = [(names[j], float(row[j]), float(table.values[i, j])) for j in order[::-1][:top] if row[j] > 0]
+        if as_json:
+            print(json.dumps({
+                "video": str(video), "score": float(scores[i]), "baseline": float(row[-1]),
+                "by_extractor": by_extractor,
+                "pulled_down": [{"feature": n, "contribution": c, "value": v} for n, c, v in down],
+                "pushed_up": [{"feature": n, "contribution": c, "value": v} for n, c, v in up],
+            }))  # fmt: skip
+            continue
+        out.print(f"[bold]{video}[/]: score {scores[i]:.3f} (training scores {lo:.2f}–{hi:.2f}, mean "
+                  f"{model.target_mean_:.2f}; baseline {row[-1]:.3f})", highlight=False)  # fmt: skip
+        parts = sorted(by_extractor.items(), key=lambda kv: kv[1])
+        out.print("  by extractor: " + ", ".join(f"{k} {v:+.3f}" for k, v in parts), highlight=False)
+        for title, rows in (("pulled down by", down), ("pushed up by", up)):
+            if rows:
+                out.print(f"  {title}:")
+            for name, c, v in rows:
+                ex = name.split(".", 1)[0]
+                measures = EXTRACTORS.get(ex).measures if ex in EXTRACTORS else ""
+                out.print(f"    {c:+.3f}  {name} = {v:.4g}  [dim]({measures})[/]", highlight=False)
 
 
 @app.command()

@@ -122,6 +122,16 @@ class QualityModel:
             scores[failed] = self._fallback(table, failed)
         return scores
 
+    def explain(self, table: FeatureTable) -> np.ndarray:
+        """Additive contributions (n, d + 1) of each feature to each row's score; the last column
+        is the baseline (training-set level). Rows sum to :meth:`predict`'s scores, except
+        failed rows (their contributions are NaN) and the neural head (not attributable)."""
+        if getattr(self.regressor_, "uses_sequences", False):
+            raise ModelError(f"the '{self.regressor}' head cannot attribute its score to features")
+        contrib = self.regressor_.contributions(table.values)
+        contrib[sorted(table.errors)] = np.nan
+        return contrib
+
     def _fallback(self, table: FeatureTable, rows: np.ndarray) -> np.ndarray:
         if self.fallback_ is None:
             return np.full(len(rows), self.target_mean_)

@@ -47,6 +47,14 @@ class Regressor(ABC):
     def importances(self, names: list[str]) -> dict[str, float]:
         return {}
 
+    def contributions(self, X: np.ndarray) -> np.ndarray:
+        """Per-row additive explanation, shape (n, d + 1): one column per feature plus a last
+        "baseline" column; each row sums to the prediction. Models that cannot attribute
+        their prediction to features put all of it in the baseline column."""
+        out = np.zeros((len(X), X.shape[1] + 1))
+        out[:, -1] = self.predict(X)
+        return out
+
 
 @REGRESSORS.register("lightgbm")
 class LightGBMRegressor(Regressor):
@@ -137,6 +145,10 @@ class LightGBMRegressor(Regressor):
         model.booster = lgb.Booster(model_file=str(directory / f"{stem}.lgb.txt"))
         return model
 
+    def contributions(self, X: np.ndarray) -> np.ndarray:
+        """Exact TreeSHAP contributions from LightGBM (``pred_contrib``)."""
+        return np.asarray(self.booster.predict(X, pred_contrib=True, num_threads=1), dtype=float)
+
     def importances(self, names: list[str]) -> dict[str, float]:
         gain = self.booster.feature_importance(importance_type="gain")
         total = float(gain.sum()) or 1.0
@@ -182,6 +194,11 @@ class RidgeRegressor(Regressor):
         model.state = {k: np.asarray(v, dtype=float) for k, v in payload.items()}
         return model
 
+    def contributions(self, X: np.ndarray) -> np.ndarray:
+        """Coefficient × standardised value per feature; the intercept is the baseline."""
+        parts = self._prepare(X) * self.state["coef"]
+        return np.hstack([parts, np.full((len(X), 1), self.state["intercept"][0])])
+
     def importances(self, names: list[str]) -> dict[str, float]:
         w = np.abs(self.state["coef"])
         total = float(w.sum()) or 1.0
@@ -225,7 +242,9 @@ class KNNRegressor(Regressor):
         Z = self._unit(X).astype(np.float32)
         rows, inverse, counts = np.unique(Z, axis=0, return_inverse=True, return_counts=True)
         sums = np.bincount(inverse.ravel(), weights=y, minlength=len(rows))
-        self.state.update(points=rows, targets=sums / counts, counts=counts.astype(float), mean=np.array([y.mean()]))
+        self.state.update(
+            points=rows, targets=sums / counts, counts=counts.astype(float), target_mean=np.array([y.mean()])
+        )
         return self
 
     def predict(self, X: np.ndarray, sequences: Sequences = None) -> np.ndarray:
@@ -239,7 +258,7 @@ class KNNRegressor(Regressor):
             w = np.maximum(np.take_along_axis(sim, idx, axis=1), 0.0) ** self.power * counts[idx]
             total = w.sum(axis=1)
             pred = (w * targets[idx]).sum(axis=1) / np.where(total > 0, total, 1.0)
-            out[start : start + 1024] = np.where(total > 0, pred, self.state["mean"][0])
+            out[start : start + 1024] = np.where(total > 0, pred, self.state["target_mean"][0])
         return out
 
     def save(self, directory: Path, stem: str) -> None:
@@ -284,6 +303,10 @@ class BlendRegressor(Regressor):
         model = cls(seed, **params)
         model.models = [REGRESSORS.get(m).load(directory, f"{stem}.{i}", seed) for i, m in enumerate(model.members)]
         return model
+
+    def contributions(self, X: np.ndarray) -> np.ndarray:
+        """Mean of the members' contributions (the blend is the mean of their predictions)."""
+        return np.mean([m.contributions(X) for m in self.models], axis=0)
 
     def importances(self, names: list[str]) -> dict[str, float]:
         parts = [m.importances(names) for m in self.models]

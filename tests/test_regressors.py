@@ -1,0 +1,53 @@
+"""Regressors: learning, persistence and additive explanations."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from aigvqa.regressors import REGRESSORS, make_regressor
+
+
+def _data(n: int = 120, d: int = 6, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, d))
+    y = 3 + X[:, 0] - 0.5 * X[:, 1] + 0.1 * rng.normal(size=n)
+    X[::17, 2] = np.nan  # missing values must be tolerated
+    return X, y
+
+
+@pytest.mark.parametrize("name", ["lightgbm", "ridge", "knn", "blend"])
+def test_learns_saves_and_explains(name, tmp_path):
+    X, y = _data()
+    Xt, yt = _data(40, seed=1)
+    model = make_regressor(name, seed=0).fit(X, y)
+    pred = model.predict(Xt)
+    assert np.corrcoef(pred, yt)[0, 1] > 0.6
+    model.save(tmp_path, "main")
+    loaded = REGRESSORS.get(name).load(tmp_path, "main", seed=0)
+    np.testing.assert_allclose(loaded.predict(Xt), pred)
+    contrib = model.contributions(Xt)
+    assert contrib.shape == (len(Xt), X.shape[1] + 1)
+    np.testing.assert_allclose(contrib.sum(axis=1), pred, rtol=1e-6, atol=1e-6)
+
+
+def test_knn_returns_neighbours_targets_and_merges_duplicates():
+    X = np.array([[0.0, 1.0], [0.0, 1.0], [1.0, 0.0], [1.0, 0.1]])
+    y = np.array([1.0, 3.0, 5.0, 5.0])
+    model = make_regressor("knn", k=1).fit(X, y)
+    # the two identical rows are one neighbour with their mean target
+    np.testing.assert_allclose(model.predict(np.array([[0.0, 1.0], [1.0, 0.05]])), [2.0, 5.0])
+
+
+def test_blend_is_the_mean_of_its_members():
+    X, y = _data()
+    blend = make_regressor("blend", members=("ridge", "lightgbm")).fit(X, y)
+    members = [make_regressor(m).fit(X, y).predict(X) for m in ("ridge", "lightgbm")]
+    np.testing.assert_allclose(blend.predict(X), np.mean(members, axis=0))
+
+
+def test_lightgbm_is_deterministic():
+    X, y = _data()
+    a = make_regressor("lightgbm", seed=3).fit(X, y).predict(X)
+    b = make_regressor("lightgbm", seed=3).fit(X, y).predict(X)
+    np.testing.assert_array_equal(a, b)
