@@ -5,7 +5,7 @@ static_quality and temporal_quality, on all 174 clips for gt_score, and the with
 SROCC (mean over the four generators of the Spearman correlation inside each generator).
 
     python benchmarks/fetv.py [--data ../shared/data/fetv] [--features classic,prompt]
-                              [--regressor lightgbm] [--repeats 3]
+                              [--regressor blend] [--repeats 3] [--config RECIPE.json]
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ def pooled_oof(labels: list[dict], target: str, args, work: Path) -> tuple[np.nd
             sys.executable, "-m", "aigvqa", "cv", str(data), "--videos", str(args.data / "videos"),
             "--target", target, "--features", args.features, "--regressor", args.regressor,
             "--folds", "5", "--repeats", "1", "--seed", str(r), "--oof", str(oof), "--json", "-q",
-        ]  # fmt: skip
+        ] + (["--config", str(args.config)] if args.config else [])  # fmt: skip
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
         preds.append([p["predict_score"] for p in json.loads(oof.read_text())])
     return np.array(preds), np.array([float(x[target]) for x in labels])
@@ -49,8 +49,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--features", default="classic,prompt")
-    parser.add_argument("--regressor", default="lightgbm")
+    parser.add_argument("--regressor", default="blend")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--config", type=Path, help="JSON recipe of model settings (aigvqa --config)")
     args = parser.parse_args()
     if not (args.data / "labels.json").exists():
         sys.exit(f"FETV labels not found under {args.data}")

@@ -16,7 +16,7 @@ def _data(n: int = 120, d: int = 6, seed: int = 0):
     return X, y
 
 
-@pytest.mark.parametrize("name", ["lightgbm", "ridge", "knn", "blend"])
+@pytest.mark.parametrize("name", ["lightgbm", "ridge", "knn", "svr", "blend"])
 def test_learns_saves_and_explains(name, tmp_path):
     X, y = _data()
     Xt, yt = _data(40, seed=1)
@@ -51,3 +51,17 @@ def test_lightgbm_is_deterministic():
     a = make_regressor("lightgbm", seed=3).fit(X, y).predict(X)
     b = make_regressor("lightgbm", seed=3).fit(X, y).predict(X)
     np.testing.assert_array_equal(a, b)
+
+
+def test_svr_prediction_matches_scikit_learn():
+    """The saved-array SVR predicts exactly what scikit-learn's fitted SVR predicts."""
+    from sklearn.svm import SVR
+
+    from aigvqa.regressors import _standardize
+
+    X, y = _data()
+    X = np.nan_to_num(X)
+    model = make_regressor("svr", C=1.0).fit(X, y)
+    reference = SVR(C=1.0, epsilon=0.1, gamma="scale").fit(_standardize(X, model.state), y)
+    Xt = np.nan_to_num(_data(30, seed=2)[0])
+    np.testing.assert_allclose(model.predict(Xt), reference.predict(_standardize(Xt, model.state)), atol=1e-8)

@@ -60,8 +60,10 @@ class Regressor(ABC):
 class LightGBMRegressor(Regressor):
     """Gradient-boosted trees (LightGBM), seeded and deterministic.
 
-    The number of boosting rounds is chosen by internal K-fold validation (early stopping on
-    the validation L2 loss), then the model is refit on all data with that many rounds.
+    The number of boosting rounds is chosen by internal validation (early stopping on the
+    validation L2 loss: K-fold on small sets, one hold-out split on large ones), then the model
+    is refit on all data with that many rounds. Identical rows are merged (mean target, weight =
+    count), so one prompt rendered many times is one example, never on both sides of a split.
     """
 
     name = "lightgbm"
@@ -100,14 +102,15 @@ class LightGBMRegressor(Regressor):
     def fit(self, X: np.ndarray, y: np.ndarray, sequences: Sequences = None) -> LightGBMRegressor:
         import lightgbm as lgb
 
+        X, y, weight = merge_duplicates(X, y)
         params = self._params(len(y))
-        data = lgb.Dataset(X, y, free_raw_data=False, params={"max_bin": params["max_bin"]})
+        data = lgb.Dataset(X, y, weight=weight, free_raw_data=False, params={"max_bin": params["max_bin"]})
         rounds = self.max_rounds
         if len(y) >= 2000:  # large sets: one seeded hold-out split for early stopping
             rng = np.random.default_rng(self.seed)
             held = rng.random(len(y)) < 0.15
-            fit_set = lgb.Dataset(X[~held], y[~held], params={"max_bin": params["max_bin"]})
-            val_set = lgb.Dataset(X[held], y[held], reference=fit_set)
+            fit_set = lgb.Dataset(X[~held], y[~held], weight=weight[~held], params={"max_bin": params["max_bin"]})
+            val_set = lgb.Dataset(X[held], y[held], weight=weight[held], reference=fit_set)
             probe = lgb.train(
                 params,
                 fit_set,
@@ -217,6 +220,62 @@ def _standardize(X: np.ndarray, state: dict[str, np.ndarray]) -> np.ndarray:
     return (np.where(np.isnan(X), state["median"], X) - state["mean"]) / state["scale"]
 
 
+def merge_duplicates(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Identical rows merged into one: (unique rows, their mean target, their count)."""
+    rows, inverse, counts = np.unique(X, axis=0, return_inverse=True, return_counts=True)
+    sums = np.bincount(inverse.ravel(), weights=y, minlength=len(rows))
+    return rows, sums / counts, counts.astype(float)
+
+
+@REGRESSORS.register("svr")
+class SVRRegressor(Regressor):
+    """Support-vector regression (RBF kernel, scikit-learn) on standardised features.
+
+    Identical rows are merged (mean target, weighted by count). The fitted support vectors are
+    saved as arrays, so a model directory does not depend on the scikit-learn version.
+    """
+
+    name = "svr"
+
+    def __init__(self, seed: int = 0, C: float = 0.3, epsilon: float = 0.1, **params: Any):
+        super().__init__(seed, **params)
+        self.C = C
+        self.epsilon = epsilon
+        self.state: dict[str, np.ndarray] = {}
+
+    def fit(self, X: np.ndarray, y: np.ndarray, sequences: Sequences = None) -> SVRRegressor:
+        from sklearn.svm import SVR
+
+        self.state = _standardizer(X)
+        rows, targets, counts = merge_duplicates(_standardize(X, self.state), y)
+        svr = SVR(C=self.C, epsilon=self.epsilon, gamma="scale").fit(rows, targets, sample_weight=counts)
+        self.state.update(
+            support=svr.support_vectors_, dual=svr.dual_coef_.ravel(), intercept=np.asarray(svr.intercept_),
+            gamma=np.array([svr._gamma]),
+        )  # fmt: skip
+        return self
+
+    def predict(self, X: np.ndarray, sequences: Sequences = None) -> np.ndarray:
+        Z = _standardize(X, self.state)
+        sv = self.state["support"]
+        out = np.empty(len(Z))
+        for start in range(0, len(Z), 1024):
+            z = Z[start : start + 1024]
+            d2 = (z**2).sum(1)[:, None] + (sv**2).sum(1)[None, :] - 2 * z @ sv.T
+            out[start : start + 1024] = np.exp(-self.state["gamma"][0] * np.maximum(d2, 0)) @ self.state["dual"]
+        return out + self.state["intercept"][0]
+
+    def save(self, directory: Path, stem: str) -> None:
+        np.savez(directory / f"{stem}.svr.npz", **self.state)
+
+    @classmethod
+    def load(cls, directory: Path, stem: str, seed: int = 0, **params: Any) -> SVRRegressor:
+        model = cls(seed, **params)
+        with np.load(directory / f"{stem}.svr.npz", allow_pickle=False) as data:
+            model.state = {k: np.array(data[k]) for k in data.files}
+        return model
+
+
 @REGRESSORS.register("knn")
 class KNNRegressor(Regressor):
     """Similarity-weighted nearest neighbours: cosine similarity of standardised features.
@@ -239,12 +298,8 @@ class KNNRegressor(Regressor):
 
     def fit(self, X: np.ndarray, y: np.ndarray, sequences: Sequences = None) -> KNNRegressor:
         self.state = _standardizer(X)
-        Z = self._unit(X).astype(np.float32)
-        rows, inverse, counts = np.unique(Z, axis=0, return_inverse=True, return_counts=True)
-        sums = np.bincount(inverse.ravel(), weights=y, minlength=len(rows))
-        self.state.update(
-            points=rows, targets=sums / counts, counts=counts.astype(float), target_mean=np.array([y.mean()])
-        )
+        rows, targets, counts = merge_duplicates(self._unit(X).astype(np.float32), y)
+        self.state.update(points=rows, targets=targets, counts=counts, target_mean=np.array([y.mean()]))
         return self
 
     def predict(self, X: np.ndarray, sequences: Sequences = None) -> np.ndarray:
