@@ -65,3 +65,15 @@ def test_svr_prediction_matches_scikit_learn():
     reference = SVR(C=1.0, epsilon=0.1, gamma="scale").fit(_standardize(X, model.state), y)
     Xt = np.nan_to_num(_data(30, seed=2)[0])
     np.testing.assert_allclose(model.predict(Xt), reference.predict(_standardize(Xt, model.state)), atol=1e-8)
+
+
+def test_prompt_only_recipe_loads():
+    from pathlib import Path
+
+    from aigvqa.cli import _load_recipe
+    from aigvqa.model import QualityModel
+
+    recipe = Path(__file__).resolve().parents[1] / "recipes" / "prompt_only.json"
+    model = QualityModel(**_load_recipe(recipe))
+    assert model.features == "prompt" and not model.needs_video()
+    assert make_regressor(model.regressor, **model.regressor_params).members == ("svr", "knn", "lightgbm")
