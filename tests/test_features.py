@@ -376,3 +376,16 @@ def test_minilm_embedding():
     single = ex.extract(None, prompts[0])
     assert np.allclose(list(single.values()), vecs[0], atol=1e-5)
     assert ex.extract_many([]) == []
+
+
+def test_minilm_without_text_extra_fails_fast_with_install_hint(monkeypatch):
+    import importlib.util
+
+    from aigvqa.features.prompt import MiniLMFeatures
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "sentence_transformers" else real(name, *a)
+    )
+    with pytest.raises(ImportError, match=r"pip install 'aigvqa\[text\]'.*--features classic,lexical"):
+        MiniLMFeatures()

