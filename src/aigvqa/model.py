@@ -49,6 +49,7 @@ class QualityModel:
         seed: int = 0,
         sampling: SamplingConfig | None = None,
         extractor_config: dict[str, dict[str, Any]] | None = None,
+        fallback: bool = True,
     ):
         self.features = features
         self.regressor = regressor
@@ -59,6 +60,7 @@ class QualityModel:
             sampling = SamplingConfig(**sampling)
         self.sampling = sampling or SamplingConfig()
         self.extractor_config = extractor_config or {}
+        self.fallback = fallback
 
     def get_params(self) -> dict[str, Any]:
         """Constructor parameters, as in scikit-learn (clone with ``QualityModel(**p)``)."""
@@ -70,6 +72,7 @@ class QualityModel:
             "seed": self.seed,
             "sampling": self.sampling,
             "extractor_config": dict(self.extractor_config),
+            "fallback": self.fallback,
         }
 
     # -- what to extract -------------------------------------------------------------
@@ -104,7 +107,7 @@ class QualityModel:
         prompt_cols = table.columns(self._prompt_prefixes())
         self.fallback_columns_ = [n for n, keep in zip(table.names, prompt_cols, strict=False) if keep]
         self.fallback_: Regressor | None = None
-        if self.fallback_columns_ and self.needs_video():
+        if self.fallback and self.fallback_columns_ and self.needs_video():
             self.fallback_ = make_regressor(self.regressor, self.seed, **self.regressor_params)
             self.fallback_.fit(table.values[:, prompt_cols], y)
         return self
@@ -170,6 +173,7 @@ class QualityModel:
                 "n_train": self.n_train_,
                 "train_fingerprint": self.fingerprint_,
                 "feature_names": self.feature_names_,
+                "fallback": self.fallback,
                 "fallback_columns": self.fallback_columns_ if self.fallback_ is not None else [],
                 "importances": dict(self.top_features(len(self.importances_))),
             }
@@ -212,6 +216,7 @@ class QualityModel:
                 seed=meta["seed"],
                 sampling=SamplingConfig(**meta["sampling"]),
                 extractor_config=meta.get("extractor_config", {}),
+                fallback=meta.get("fallback", True),
             )
             model.feature_names_ = list(meta["feature_names"])
             model.target_mean_ = float(meta["target_mean"])

@@ -142,7 +142,9 @@ def cross_validate(
         for k in range(folds):
             test = np.flatnonzero(ids == k)
             train_rows = np.flatnonzero(ids != k)
-            fitted = QualityModel(**model.get_params()).fit(table.subset(train_rows), y[train_rows])
+            # the prompt-only fallback model is only needed when a held-out video failed
+            params = {**model.get_params(), "fallback": any(int(i) in table.errors for i in test)}
+            fitted = QualityModel(**params).fit(table.subset(train_rows), y[train_rows])
             oof[r, test] = fitted.predict(table.subset(test))
         results.append(correlations(oof[r], y))
     return CVResult(results, oof)
