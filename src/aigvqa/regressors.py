@@ -227,8 +227,26 @@ def merge_duplicates(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarr
     return rows, sums / counts, counts.astype(float)
 
 
+class ArrayStateMixin:
+    """``save``/``load`` for regressors whose learned state is a dict of arrays (``self.state``),
+    stored as one ``<stem>.<suffix>.npz`` file."""
+
+    suffix: str = ""
+    state: dict[str, np.ndarray]
+
+    def save(self, directory: Path, stem: str) -> None:
+        np.savez(directory / f"{stem}.{self.suffix}.npz", **self.state)
+
+    @classmethod
+    def load(cls, directory: Path, stem: str, seed: int = 0, **params: Any):
+        model = cls(seed, **params)
+        with np.load(directory / f"{stem}.{cls.suffix}.npz", allow_pickle=False) as data:
+            model.state = {k: np.array(data[k]) for k in data.files}
+        return model
+
+
 @REGRESSORS.register("svr")
-class SVRRegressor(Regressor):
+class SVRRegressor(ArrayStateMixin, Regressor):
     """Support-vector regression (RBF kernel, scikit-learn) on standardised features.
 
     Identical rows are merged (mean target, weighted by count). ``C="auto"`` picks the penalty by
@@ -237,6 +255,7 @@ class SVRRegressor(Regressor):
     """
 
     name = "svr"
+    suffix = "svr"
 
     C_GRID = (0.1, 0.3, 1.0, 3.0, 10.0)
 
@@ -287,19 +306,10 @@ class SVRRegressor(Regressor):
             out[start : start + 1024] = np.exp(-self.state["gamma"][0] * np.maximum(d2, 0)) @ self.state["dual"]
         return out + self.state["intercept"][0]
 
-    def save(self, directory: Path, stem: str) -> None:
-        np.savez(directory / f"{stem}.svr.npz", **self.state)
-
-    @classmethod
-    def load(cls, directory: Path, stem: str, seed: int = 0, **params: Any) -> SVRRegressor:
-        model = cls(seed, **params)
-        with np.load(directory / f"{stem}.svr.npz", allow_pickle=False) as data:
-            model.state = {k: np.array(data[k]) for k in data.files}
-        return model
 
 
 @REGRESSORS.register("knn")
-class KNNRegressor(Regressor):
+class KNNRegressor(ArrayStateMixin, Regressor):
     """Similarity-weighted nearest neighbours: cosine similarity of standardised features.
 
     Identical training rows (e.g. one prompt rendered by several generators) are merged into
@@ -307,6 +317,7 @@ class KNNRegressor(Regressor):
     """
 
     name = "knn"
+    suffix = "knn"
 
     def __init__(self, seed: int = 0, k: int = 50, power: float = 4.0, **params: Any):
         super().__init__(seed, **params)
@@ -338,15 +349,6 @@ class KNNRegressor(Regressor):
             out[start : start + 1024] = np.where(total > 0, pred, self.state["target_mean"][0])
         return out
 
-    def save(self, directory: Path, stem: str) -> None:
-        np.savez(directory / f"{stem}.knn.npz", **self.state)
-
-    @classmethod
-    def load(cls, directory: Path, stem: str, seed: int = 0, **params: Any) -> KNNRegressor:
-        model = cls(seed, **params)
-        with np.load(directory / f"{stem}.knn.npz", allow_pickle=False) as data:
-            model.state = {k: np.array(data[k]) for k in data.files}
-        return model
 
 
 @REGRESSORS.register("blend")
