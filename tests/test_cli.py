@@ -524,3 +524,11 @@ def test_cv_group_by_keeps_each_group_in_one_fold():
     assert len(set(ids.tolist())) == 5
     with pytest.raises(ValueError, match="distinct values"):
         fold_ids(items, 8, seed=1, group_by="prompt")
+
+
+def test_fact_sheet_names_the_pretrained_models_used():
+    from aigvqa.deep_options import describe_weights
+    from aigvqa.model import QualityModel
+
+    assert describe_weights(QualityModel(features="classic,lexical")) == "no pretrained weights"
+    assert "all-MiniLM-L6-v2" in describe_weights(QualityModel(features="classic,prompt"))

