@@ -77,3 +77,15 @@ def test_prompt_only_recipe_loads():
     model = QualityModel(**_load_recipe(recipe))
     assert model.features == "prompt" and not model.needs_video()
     assert make_regressor(model.regressor, **model.regressor_params).members == ("svr", "knn", "lightgbm")
+
+
+def test_merge_duplicates_keeps_order_and_averages_targets():
+    from aigvqa.regressors import merge_duplicates
+
+    X = np.array([[3.0], [1.0], [3.0], [2.0]])
+    rows, targets, counts = merge_duplicates(X, np.array([1.0, 2.0, 3.0, 4.0]))
+    np.testing.assert_array_equal(rows.ravel(), [3.0, 1.0, 2.0])
+    np.testing.assert_array_equal(targets, [2.0, 2.0, 4.0])
+    np.testing.assert_array_equal(counts, [2, 1, 1])
+    unique = np.array([[5.0], [4.0]])
+    np.testing.assert_array_equal(merge_duplicates(unique, np.array([1.0, 2.0]))[0], unique)

@@ -221,10 +221,14 @@ def _standardize(X: np.ndarray, state: dict[str, np.ndarray]) -> np.ndarray:
 
 
 def merge_duplicates(X: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Identical rows merged into one: (unique rows, their mean target, their count)."""
-    rows, inverse, counts = np.unique(X, axis=0, return_inverse=True, return_counts=True)
-    sums = np.bincount(inverse.ravel(), weights=y, minlength=len(rows))
-    return rows, sums / counts, counts.astype(float)
+    """Identical rows merged into one: (unique rows, their mean target, their count), in the
+    order of first appearance, so data without duplicates comes back unchanged."""
+    rows, first, inverse, counts = np.unique(X, axis=0, return_index=True, return_inverse=True, return_counts=True)
+    order = np.argsort(first, kind="stable")
+    rank = np.empty_like(order)
+    rank[order] = np.arange(len(order))
+    sums = np.bincount(rank[inverse.ravel()], weights=y, minlength=len(rows))
+    return X[first[order]], sums / counts[order], counts[order].astype(float)
 
 
 class ArrayStateMixin:
