@@ -12,6 +12,20 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from typer.testing import CliRunner
+
+from aigvqa.cli import app
+
+
+def run_cli(*args, ok: bool = True):
+    """Invoke the CLI in-process; the result has .exit_code, .stdout, .stderr."""
+    result = CliRunner().invoke(app, [str(a) for a in args])
+    # an uncaught exception would be a traceback for the user
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    if ok:
+        assert result.exit_code == 0, result.output
+    return result
+
 
 # -- feature cache ---------------------------------------------------------------------------
 

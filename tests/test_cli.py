@@ -18,21 +18,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 from scipy import stats
-from typer.testing import CliRunner
 
-from aigvqa.cli import app
+from conftest import run_cli
 
 METRIC_KEYS = {"plcc", "plcc_logistic", "srocc", "krcc", "rmse", "score", "n", "score_ci95"}
-
-
-def run_cli(*args, ok: bool = True):
-    """Invoke the CLI in-process; the result has .exit_code, .stdout, .stderr."""
-    result = CliRunner().invoke(app, [str(a) for a in args])
-    # an uncaught exception would be a traceback for the user
-    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
-    if ok:
-        assert result.exit_code == 0, result.output
-    return result
 
 
 def predict_cli(input_json, model_dir, out, *extra, videos=None, ok: bool = True):

@@ -22,9 +22,8 @@ timm = pytest.importorskip("timm")
 open_clip = pytest.importorskip("open_clip")
 safetensors_torch = pytest.importorskip("safetensors.torch")
 
-from typer.testing import CliRunner  # noqa: E402
 
-from aigvqa.cli import app  # noqa: E402
+from conftest import run_cli  # noqa: E402
 
 # small settings so CPU tests stay fast: 4 frames, 64 px backbone input, a small quick head
 FAST_RECIPE = {
@@ -37,14 +36,6 @@ TINY_CLIP = {
     "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "patch_size": 8, "head_width": 16},
     "text_cfg": {"context_length": 32, "vocab_size": 49408, "width": 32, "heads": 2, "layers": 1},
 }
-
-
-def run_cli(*args, ok: bool = True):
-    result = CliRunner().invoke(app, [str(a) for a in args])
-    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
-    if ok:
-        assert result.exit_code == 0, result.output
-    return result
 
 
 @pytest.fixture(scope="module")

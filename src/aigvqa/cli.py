@@ -41,6 +41,8 @@ NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Do not read or wri
 RegressorOpt = Annotated[
     Optional[str], typer.Option(help="Regressor (see 'aigvqa list') [default: blend of ridge, knn, lightgbm].")
 ]
+ModelDirOpt = Annotated[Path, typer.Option("--model", help="Model directory from 'aigvqa train'.")]
+PromptOpt = Annotated[str, typer.Option(help="The prompt that generated the videos.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
 BackboneOpt = Annotated[
     Optional[list[str]],
@@ -297,7 +299,7 @@ def train(
 @friendly
 def predict(
     input_json: Annotated[Path, typer.Argument(help="JSON list of {video, prompt}.")],
-    model_dir: Annotated[Path, typer.Option("--model", help="Model directory from 'aigvqa train'.")],
+    model_dir: ModelDirOpt,
     out_path: Annotated[Path, typer.Option("--out", help="Predictions JSON to write.")],
     videos: VideosOpt = None,
     zip_path: Annotated[Optional[Path], typer.Option("--zip", help="Also write the CodaLab submission zip.")] = None,
@@ -518,8 +520,8 @@ def _file_run(workers: Optional[int], no_cache: bool):
 @friendly
 def score(
     videos: Annotated[list[Path], typer.Argument(help="Video files to score.")],
-    model_dir: Annotated[Path, typer.Option("--model", help="Model directory from 'aigvqa train'.")],
-    prompt: Annotated[str, typer.Option(help="The prompt that generated the videos.")] = "",
+    model_dir: ModelDirOpt,
+    prompt: PromptOpt = "",
     workers: WorkersOpt = None,
     no_cache: NoCacheOpt = False,
 ) -> None:
@@ -538,8 +540,8 @@ def score(
 @friendly
 def explain(
     videos: Annotated[list[Path], typer.Argument(help="Video files to explain.")],
-    model_dir: Annotated[Path, typer.Option("--model", help="Model directory from 'aigvqa train'.")],
-    prompt: Annotated[str, typer.Option(help="The prompt that generated the videos.")] = "",
+    model_dir: ModelDirOpt,
+    prompt: PromptOpt = "",
     top: Annotated[int, typer.Option(help="How many features to show each way.")] = 5,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object per video.")] = False,
     workers: WorkersOpt = None,

@@ -213,7 +213,7 @@ def crashed_video_task(task: VideoTask, reason: str) -> VideoResult:
     return VideoResult(task.index, {}, reason)
 
 
-def _progress(total: int, description: str, enabled: bool):
+def _progress(total: int, enabled: bool):
     from rich.console import Console
     from rich.progress import (
         BarColumn,
@@ -255,8 +255,7 @@ def _prompt_features(
             batch = getattr(ex, "extract_many", None)
             computed = batch(todo) if batch else [ex.extract(None, p) for p in todo]
             for p, feats in zip(todo, computed, strict=True):
-                if cache:
-                    cache.put(ex.name, key, text_digest(p), feats)
+                _put(cache, ex.name, key, text_digest(p), feats)
                 per_prompt[p][ex.name] = feats
     return [per_prompt[p] for p in prompts]
 
@@ -296,7 +295,7 @@ def extract_features(
             for i, it in enumerate(items)
         ]
         run = get_executor(executor)
-        with _progress(len(tasks), "extracting", progress) as bar:
+        with _progress(len(tasks), progress) as bar:
             job = bar.add_task("videos", total=len(tasks), rate="")
             done = 0
             start = time.perf_counter()
