@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -254,3 +256,37 @@ def test_cli_writes_cache_under_env_dir_only(synthetic_data, monkeypatch, tmp_pa
     meta1 = json.loads((tmp_path / "m1" / "model.json").read_text())
     meta2 = json.loads((tmp_path / "m2" / "model.json").read_text())
     assert meta1["feature_names"] == meta2["feature_names"]
+
+
+def test_usage_counts_entries_and_finds_only_stale_temporaries(tmp_path):
+    cache = FeatureCache(tmp_path)
+    cache.put("spatial", "s1", "ab" * 16, {"x": 1.0})
+    cache.put("spatial", "s1", "cd" * 16, {"x": 2.0})
+    cache.put("lexical", "s2", "ef" * 16, {"y": 3.0})
+    leftover = tmp_path / "spatial" / "s1" / "ab" / ".tmp-killed.npz"
+    leftover.write_bytes(b"partial")
+    fresh = tmp_path / "spatial" / "s1" / "cd" / ".tmp-writing.npz"
+    fresh.write_bytes(b"in progress")
+    old = time.time() - 2 * 3600
+    os.utime(leftover, (old, old))
+
+    usage = cache.usage()
+    assert usage.entries == {"lexical": 1, "spatial": 2}
+    assert usage.stale_temporaries == [leftover]  # a young temporary may belong to a running writer
+    assert cache.remove_stale_temporaries() == 1
+    assert not leftover.exists() and fresh.exists()
+    assert cache.get("spatial", "s1", "ab" * 16) == {"x": 1.0}
+
+
+def test_cache_command_reports_and_cleans(tmp_path, monkeypatch):
+    from conftest import run_cli
+
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path))
+    FeatureCache(tmp_path).put("lexical", "s", "ab" * 16, {"y": 1.0})
+    leftover = tmp_path / "lexical" / "s" / "ab" / ".tmp-killed.npz"
+    leftover.write_bytes(b"partial")
+    os.utime(leftover, (time.time() - 7200, time.time() - 7200))
+    result = run_cli("cache")
+    assert "lexical" in result.output and "1 leftover temporary files" in result.output
+    result = run_cli("cache", "--clean")
+    assert "removed 1" in result.output and not leftover.exists()

@@ -11,6 +11,8 @@ import hashlib
 import json
 import os
 import tempfile
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +20,17 @@ import numpy as np
 import platformdirs
 
 CACHE_ENV = "AIGVQA_CACHE_DIR"
+TEMP_PREFIX = ".tmp-"
+STALE_AFTER_S = 3600.0  # a temporary file this old belongs to a writer that was killed
+
+
+@dataclass
+class CacheUsage:
+    """What a cache directory holds: entries and bytes per extractor, and leftover temporaries."""
+
+    entries: dict[str, int] = field(default_factory=dict)
+    bytes: dict[str, int] = field(default_factory=dict)
+    stale_temporaries: list[Path] = field(default_factory=list)
 
 
 def default_cache_dir() -> Path:
@@ -79,7 +92,7 @@ class FeatureCache:
         path.parent.mkdir(parents=True, exist_ok=True)
         arrays = features.get("__arrays__", {})
         scalars = {k: v for k, v in features.items() if k != "__arrays__"}
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".npz")
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=TEMP_PREFIX, suffix=".npz")
         try:
             with os.fdopen(fd, "wb") as f:
                 np.savez(
@@ -94,3 +107,37 @@ class FeatureCache:
         except BaseException:
             Path(tmp).unlink(missing_ok=True)
             raise
+
+    def usage(self, stale_after_s: float = STALE_AFTER_S) -> CacheUsage:
+        """Entries and bytes per extractor, and temporary files older than ``stale_after_s``
+        (left by a writer killed mid-write; a younger one may belong to a running writer)."""
+        out = CacheUsage()
+        if not self.root.is_dir():
+            return out
+        now = time.time()
+        for extractor_dir in sorted(p for p in self.root.iterdir() if p.is_dir()):
+            name = extractor_dir.name
+            for path in extractor_dir.rglob("*.npz"):
+                try:
+                    st = path.stat()
+                except OSError:  # removed by a concurrent run
+                    continue
+                if path.name.startswith(TEMP_PREFIX):
+                    if now - st.st_mtime > stale_after_s:
+                        out.stale_temporaries.append(path)
+                    continue
+                out.entries[name] = out.entries.get(name, 0) + 1
+                out.bytes[name] = out.bytes.get(name, 0) + st.st_size
+        return out
+
+    def remove_stale_temporaries(self, stale_after_s: float = STALE_AFTER_S) -> int:
+        """Delete temporary files left by killed writers; returns how many were removed."""
+        removed = 0
+        for path in self.usage(stale_after_s).stale_temporaries:
+            try:
+                path.unlink()
+                removed += 1
+            except FileNotFoundError:
+                pass
+        return removed
+

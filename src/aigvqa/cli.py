@@ -635,6 +635,33 @@ def demo(
     out.print(f"done in {time.perf_counter() - start:.1f} s; model in {root / 'model'}")
 
 
+@app.command()
+@friendly
+def cache(
+    clean: Annotated[
+        bool, typer.Option("--clean", help="Delete temporary files left by runs killed mid-write (older than 1 h).")
+    ] = False,
+) -> None:
+    """Show where the feature cache is, what it holds per extractor, and leftover temporaries."""
+    from aigvqa.cache import FeatureCache
+
+    store = FeatureCache()
+    usage = store.usage()
+    out.print(f"feature cache: {store.root}" + ("" if store.root.is_dir() else " (empty, not created yet)"))
+    t = Table(show_edge=False)
+    for col in ("extractor", "entries", "MB"):
+        t.add_column(col, justify="left" if col == "extractor" else "right")
+    for name, count in usage.entries.items():
+        t.add_row(name, str(count), f"{usage.bytes[name] / 1e6:.1f}")
+    if usage.entries:
+        out.print(t)
+    stale = len(usage.stale_temporaries)
+    if clean:
+        out.print(f"removed {store.remove_stale_temporaries()} leftover temporary files")
+    elif stale:
+        out.print(f"{stale} leftover temporary files from interrupted runs; 'aigvqa cache --clean' removes them")
+
+
 @app.command("list")
 def list_components() -> None:
     """List feature groups, feature extractors and regressors."""
