@@ -103,7 +103,7 @@ def trained_model(synthetic_data, tmp_path_factory, _session_cache_dir) -> Train
 
     items = load_items(synthetic_data.train_json, target="gt_score", require_target=True)
     run = RunOptions(
-        videos_dir=synthetic_data.videos, cache=FeatureCache(_session_cache_dir), workers=1, progress=False
+        videos_dir=synthetic_data.videos, cache=FeatureCache(_session_cache_dir), workers=0, progress=False
     )
     model, table = train(QualityModel(features=MODEL_FEATURES, seed=0), items, run)
     assert not table.errors, table.errors

@@ -176,7 +176,7 @@ def _items(synthetic_data, n=4) -> list[Item]:
 
 
 def _extract(items, videos, cache, sampling=SMALL):
-    return extract_features(items, SPECS, videos_dir=videos, sampling=sampling, cache=cache, workers=1, progress=False)
+    return extract_features(items, SPECS, videos_dir=videos, sampling=sampling, cache=cache, workers=0, progress=False)
 
 
 def test_second_extraction_is_served_from_cache(synthetic_data, counting, tmp_path):

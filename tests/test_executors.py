@@ -52,7 +52,7 @@ def test_registry():
     assert aigvqa.extract.map_local is map_local  # still importable from extract
 
 
-@pytest.mark.parametrize("workers", [1, 2])
+@pytest.mark.parametrize("workers", [0, 1, 2])
 def test_map_local_gives_every_result(workers):
     tasks = list(range(13))
     assert list(map_local(square, tasks, workers, ordered=True)) == [t * t for t in tasks]
@@ -60,9 +60,10 @@ def test_map_local_gives_every_result(workers):
     assert list(map_local(square, [], workers)) == []
 
 
-def test_a_dying_worker_loses_only_its_own_task():
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_dying_worker_loses_only_its_own_task(workers):
     tasks = list(range(12))
-    results = list(map_local(die_on_five, tasks, 2, ordered=True, on_crash=crashed))
+    results = list(map_local(die_on_five, tasks, workers, ordered=True, on_crash=crashed))
     assert results[5][:2] == ("crashed", 5) and "worker process died" in results[5][2]
     assert [r for i, r in enumerate(results) if i != 5] == [t * t for t in tasks if t != 5]
 
@@ -144,7 +145,7 @@ def _same_tables(a, b):
 def test_ray_extraction_matches_local_and_shares_the_cache(ray_local, synthetic_data, tmp_path, monkeypatch):
     items = load_items(synthetic_data.train_json)[:10]
     kwargs = dict(videos_dir=synthetic_data.videos, progress=False)
-    local = extract_features(items, VIDEO_FEATURES, cache=FeatureCache(tmp_path / "a"), workers=1, **kwargs)
+    local = extract_features(items, VIDEO_FEATURES, cache=FeatureCache(tmp_path / "a"), workers=0, **kwargs)
     shared = FeatureCache(tmp_path / "b")
     remote = extract_features(items, VIDEO_FEATURES, cache=shared, workers=2, executor="ray", **kwargs)
     assert len(list((tmp_path / "b").rglob("*.npz"))) == 3 * len(items)  # written by the Ray workers

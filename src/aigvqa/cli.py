@@ -33,7 +33,11 @@ err = Console(stderr=True)
 VideosOpt = Annotated[Optional[Path], typer.Option("--videos", help="Folder holding the video files.")]
 WorkersOpt = Annotated[
     Optional[int],
-    typer.Option("--workers", help="Parallel extraction processes [default: all cores; ray: the cluster's CPUs]."),
+    typer.Option(
+        "--workers",
+        help="Extraction worker processes [default: all cores; 0: none, extract in this process, so a "
+        "decoder crash ends the run; ray: 0 or unset = the cluster's CPUs].",
+    ),
 ]
 ExecutorOpt = Annotated[str, typer.Option("--executor", help="'local' processes or 'ray'.")]
 AddressOpt = Annotated[Optional[str], typer.Option("--address", help="Ray cluster address (with --executor ray).")]

@@ -185,10 +185,11 @@ def map_local(
     ordered: bool = False,
     on_crash: CrashHandler | None = None,
 ) -> Iterator:
-    """Apply ``fn`` to ``tasks`` in ``workers`` local processes (in this process when
-    ``workers <= 1`` or there is a single task)."""
+    """Apply ``fn`` to ``tasks`` in ``workers`` local processes; ``workers <= 0`` runs them in
+    this process (no start-up cost, but a crash in native code, e.g. a decoder segfault, ends
+    the caller). One worker process is still a separate process: its crash costs one task."""
     tasks = list(tasks)
-    if workers <= 1 or len(tasks) <= 1:
+    if workers <= 0 or not tasks:
         for t in tasks:
             yield fn(t)
         return

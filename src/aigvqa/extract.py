@@ -266,7 +266,7 @@ def extract_features(
     videos_dir: str | os.PathLike | None = None,
     sampling: SamplingConfig | None = None,
     cache: FeatureCache | None = None,
-    workers: int = 1,
+    workers: int = 0,
     executor: str = "local",
     known_names: list[str] | None = None,
     progress: bool = True,

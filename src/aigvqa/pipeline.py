@@ -23,7 +23,7 @@ class RunOptions:
 
     videos_dir: str | os.PathLike | None = None
     cache: FeatureCache | None = None
-    workers: int = 1
+    workers: int = 0  # 0: in this process; N >= 1: N worker processes
     executor: str = "local"
     executor_options: dict[str, Any] = field(default_factory=dict)
     progress: bool = True
