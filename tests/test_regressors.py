@@ -46,6 +46,21 @@ def test_blend_is_the_mean_of_its_members():
     np.testing.assert_allclose(blend.predict(X), np.mean(members, axis=0))
 
 
+def test_weighted_blend_and_member_params():
+    X, y = _data()
+    blend = make_regressor(
+        "blend", members=("ridge", "knn"), weights=(3, 1), member_params={"knn": {"k": 3}}
+    ).fit(X, y)
+    ridge = make_regressor("ridge").fit(X, y).predict(X)
+    knn = make_regressor("knn", k=3).fit(X, y).predict(X)
+    np.testing.assert_allclose(blend.predict(X), 0.75 * ridge + 0.25 * knn)
+    np.testing.assert_allclose(blend.contributions(X).sum(axis=1), blend.predict(X), rtol=1e-6, atol=1e-6)
+    with pytest.raises(ValueError, match="weights must be 2 non-negative numbers"):
+        make_regressor("blend", members=("ridge", "knn"), weights=(1,))
+    with pytest.raises(ValueError, match="member_params for svr, which are not members"):
+        make_regressor("blend", members=("ridge", "knn"), member_params={"svr": {}})
+
+
 def test_lightgbm_is_deterministic():
     X, y = _data()
     a = make_regressor("lightgbm", seed=3).fit(X, y).predict(X)
@@ -75,8 +90,9 @@ def test_prompt_only_recipe_loads():
 
     recipe = Path(__file__).resolve().parents[1] / "recipes" / "prompt_only.json"
     model = QualityModel(**_load_recipe(recipe))
-    assert model.features == "prompt" and not model.needs_video()
-    assert make_regressor(model.regressor, **model.regressor_params).members == ("svr", "knn", "lightgbm")
+    assert model.features == "prompt,minilm_tokens" and not model.needs_video()
+    blend = make_regressor(model.regressor, **model.regressor_params)
+    assert blend.members == ("svr", "knn", "lightgbm", "minilm_ft") and blend.uses_sequences
 
 
 def test_merge_duplicates_keeps_order_and_averages_targets():

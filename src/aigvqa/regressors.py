@@ -360,22 +360,47 @@ class BlendRegressor(Regressor):
     """Mean of several registered regressors' predictions (default: ridge, knn, lightgbm).
 
     Linear, neighbour and tree models make different errors; their average ranks better
-    than any one of them on the challenge's prompt features and on FETV.
+    than any one of them on the challenge's prompt features and on FETV. ``weights`` makes it a
+    weighted mean (default: equal); ``member_params`` gives settings to members by name, e.g.
+    ``{"minilm_ft": {"epochs": 2}}``.
     """
 
     name = "blend"
 
-    def __init__(self, seed: int = 0, members: tuple[str, ...] = ("ridge", "knn", "lightgbm"), **params: Any):
+    def __init__(
+        self,
+        seed: int = 0,
+        members: tuple[str, ...] = ("ridge", "knn", "lightgbm"),
+        member_params: dict[str, dict[str, Any]] | None = None,
+        weights: tuple[float, ...] | None = None,
+        **params: Any,
+    ):
         super().__init__(seed, **params)
         self.members = tuple(members)
+        self.member_params = dict(member_params or {})
+        self.weights = tuple(float(w) for w in weights) if weights is not None else (1.0,) * len(self.members)
+        if len(self.weights) != len(self.members) or min(self.weights, default=0) < 0 or sum(self.weights) <= 0:
+            raise ValueError(
+                f"blend: weights must be {len(self.members)} non-negative numbers, not all zero; got {weights!r}"
+            )
+        unknown = sorted(set(self.member_params) - set(self.members))
+        if unknown:
+            raise ValueError(f"blend: member_params for {', '.join(unknown)}, which are not members")
         self.models: list[Regressor] = []
 
+    @property
+    def uses_sequences(self) -> bool:  # type: ignore[override]
+        """True when a member (e.g. the fine-tuned prompt model) reads ``sequences``."""
+        return any(REGRESSORS.get(m).uses_sequences for m in self.members)
+
     def fit(self, X: np.ndarray, y: np.ndarray, sequences: Sequences = None) -> BlendRegressor:
-        self.models = [make_regressor(m, self.seed).fit(X, y, sequences) for m in self.members]
+        self.models = [
+            make_regressor(m, self.seed, **self.member_params.get(m, {})).fit(X, y, sequences) for m in self.members
+        ]
         return self
 
     def predict(self, X: np.ndarray, sequences: Sequences = None) -> np.ndarray:
-        return np.mean([m.predict(X, sequences) for m in self.models], axis=0)
+        return np.average([m.predict(X, sequences) for m in self.models], axis=0, weights=self.weights)
 
     def save(self, directory: Path, stem: str) -> None:
         for i, model in enumerate(self.models):
@@ -384,16 +409,19 @@ class BlendRegressor(Regressor):
     @classmethod
     def load(cls, directory: Path, stem: str, seed: int = 0, **params: Any) -> BlendRegressor:
         model = cls(seed, **params)
-        model.models = [REGRESSORS.get(m).load(directory, f"{stem}.{i}", seed) for i, m in enumerate(model.members)]
+        model.models = [
+            REGRESSORS.get(m).load(directory, f"{stem}.{i}", seed, **model.member_params.get(m, {}))
+            for i, m in enumerate(model.members)
+        ]
         return model
 
     def contributions(self, X: np.ndarray) -> np.ndarray:
-        """Mean of the members' contributions (the blend is the mean of their predictions)."""
-        return np.mean([m.contributions(X) for m in self.models], axis=0)
+        """Weighted mean of the members' contributions (as the blend is of their predictions)."""
+        return np.average([m.contributions(X) for m in self.models], axis=0, weights=self.weights)
 
     def importances(self, names: list[str]) -> dict[str, float]:
         parts = [m.importances(names) for m in self.models]
-        return {n: float(np.mean([p.get(n, 0.0) for p in parts])) for n in names}
+        return {n: float(np.average([p.get(n, 0.0) for p in parts], weights=self.weights)) for n in names}
 
 
 def make_regressor(name: str, seed: int = 0, **params: Any) -> Regressor:
@@ -406,3 +434,4 @@ def list_regressors() -> list[str]:
 
 
 from aigvqa import heads as _heads  # noqa: E402, F401  (registers the neural "mlp" head; torch loads lazily)
+from aigvqa import text_head as _text_head  # noqa: E402, F401  (registers "minilm_ft"; torch loads lazily)
