@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import shutil
 import subprocess
@@ -462,6 +463,11 @@ def test_save_replaces_existing_dir_atomically(trained_model, tmp_path):
     trained_model.model.save(target)
     assert not (target / "stale.txt").exists() and (target / "model.json").exists()
     assert [p.name for p in tmp_path.iterdir()] == ["m"]  # no temporary directory left behind
+    # readable by others like any folder the user creates (the temporary one was private)
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o777 & ~umask
+    assert {p.stat().st_mode & 0o777 for p in target.iterdir()} == {0o666 & ~umask}
 
 
 def test_explain_command(cli_run, synthetic_data):

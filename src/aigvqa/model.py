@@ -9,6 +9,7 @@ prompt features, else the training mean.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 from dataclasses import asdict
@@ -35,6 +36,16 @@ class ModelError(Exception):
 def _rows(sequences: dict[str, list], rows: np.ndarray) -> dict[str, list]:
     """The per-frame sequences restricted to ``rows``."""
     return {k: [v[i] for i in rows] for k, v in sequences.items()}
+
+
+def _usual_permissions(directory: Path) -> None:
+    """Give a model directory the permissions of a normally created one (``mkdtemp`` makes it
+    private, and some writers create private files), so it can be shared like any folder."""
+    umask = os.umask(0)
+    os.umask(umask)
+    directory.chmod(0o777 & ~umask)
+    for path in directory.iterdir():
+        path.chmod(0o666 & ~umask)
 
 
 class QualityModel:
@@ -193,6 +204,7 @@ class QualityModel:
                 "importances": dict(self.top_features(len(self.importances_))),
             }
             (tmp / MODEL_FILE).write_text(json.dumps(meta, indent=1))
+            _usual_permissions(tmp)
             if directory.exists():
                 shutil.rmtree(directory)
             tmp.rename(directory)
