@@ -130,10 +130,11 @@ class FeatureCache:
                 out.bytes[name] = out.bytes.get(name, 0) + st.st_size
         return out
 
-    def remove_stale_temporaries(self, stale_after_s: float = STALE_AFTER_S) -> int:
-        """Delete temporary files left by killed writers; returns how many were removed."""
+    def remove_stale_temporaries(self, usage: CacheUsage | None = None) -> int:
+        """Delete temporary files left by killed writers (those listed by ``usage``, default a
+        fresh :meth:`usage`); returns how many were removed."""
         removed = 0
-        for path in self.usage(stale_after_s).stale_temporaries:
+        for path in (usage or self.usage()).stale_temporaries:
             try:
                 path.unlink()
                 removed += 1

