@@ -318,17 +318,26 @@ def test_predict_video_model_needs_videos(cli_run, synthetic_data, tmp_path):
 
 
 def test_score_command(cli_run, synthetic_data, tmp_path):
+    """One line per video: path, score and the two artifacts that cost it most; --json for scripts."""
     rec = synthetic_data.records[4]
     paths = [synthetic_data.videos / r["video"] for r in synthetic_data.records[4:7]]
     result = run_cli("score", *paths, "--model", cli_run["model"], "--prompt", rec["prompt"], "--workers", "1")
     lines = result.stdout.strip().splitlines()
     assert len(lines) == 3
     for line, path in zip(lines, paths, strict=True):
-        value, name = line.split("\t")
+        name, value, *reasons = line.split("\t")
         assert name == str(path) and math.isfinite(float(value))
+        for reason in reasons[0].split(", ") if reasons else []:
+            artifact, cost = reason.rsplit(" ", 1)
+            assert artifact and float(cost) < 0
+    as_json = run_cli("score", *paths, "--model", cli_run["model"], "--prompt", rec["prompt"], "--json")
+    records = [json.loads(line) for line in as_json.stdout.strip().splitlines()]
+    assert [r["video"] for r in records] == [str(p) for p in paths]
+    assert all(len(r["reasons"]) <= 2 and all(x["cost"] < 0 for x in r["reasons"]) for r in records)
     # the same video and prompt score as in 'predict'
     preds = {e["video"]: e["predict_score"] for e in _predictions(cli_run["preds"])}
-    assert float(lines[0].split("\t")[0]) == pytest.approx(preds[rec["video"]], abs=1e-4)
+    assert records[0]["score"] == pytest.approx(preds[rec["video"]], abs=1e-6)
+    assert float(lines[0].split("\t")[1]) == pytest.approx(preds[rec["video"]], abs=0.005)
     missing = run_cli("score", tmp_path / "nope.mp4", "--model", cli_run["model"], "--workers", "1")
     assert "fallback" in missing.stdout and "not found" in missing.stdout
 
@@ -476,9 +485,12 @@ def test_explain_command(cli_run, synthetic_data):
     path = synthetic_data.videos / rec["video"]
     result = run_cli("explain", path, "--model", cli_run["model"], "--prompt", rec["prompt"], "--json", "--top", "3")
     report = json.loads(result.stdout.strip().splitlines()[0])
-    scored = run_cli("score", path, "--model", cli_run["model"], "--prompt", rec["prompt"], "--workers", "1")
-    assert report["score"] == pytest.approx(float(scored.stdout.split("\t")[0]), abs=1e-4)
+    scored = run_cli("score", path, "--model", cli_run["model"], "--prompt", rec["prompt"], "--json")
+    assert report["score"] == pytest.approx(json.loads(scored.stdout)["score"], abs=1e-9)
     assert report["baseline"] + sum(report["by_extractor"].values()) == pytest.approx(report["score"], abs=1e-6)
+    assert report["baseline"] + sum(report["by_artifact"].values()) == pytest.approx(report["score"], abs=1e-6)
+    worst = sorted((c, a) for a, c in report["by_artifact"].items() if c < 0)[:2]
+    assert [(r["artifact"], r["cost"]) for r in report["reasons"]] == [(a, c) for c, a in worst]
     assert 0 < len(report["pulled_down"]) + len(report["pushed_up"]) <= 6
     assert all(e["contribution"] < 0 for e in report["pulled_down"])
     named = report["pulled_down"] + report["pushed_up"]

@@ -105,3 +105,15 @@ def test_merge_duplicates_keeps_order_and_averages_targets():
     np.testing.assert_array_equal(counts, [2, 1, 1])
     unique = np.array([[5.0], [4.0]])
     np.testing.assert_array_equal(merge_duplicates(unique, np.array([1.0, 2.0]))[0], unique)
+
+
+@pytest.mark.parametrize("name", ["lightgbm", "ridge", "knn", "svr", "blend"])
+def test_a_rows_score_does_not_depend_on_its_position(name):
+    """Same input, same output: shuffling the items to score leaves each item's score bit-identical."""
+    X, y = _data(150, d=37)
+    Xt, _ = _data(61, d=37, seed=1)
+    model = make_regressor(name, seed=0).fit(X, y)
+    pred = model.predict(Xt)
+    perm = np.random.default_rng(2).permutation(len(Xt))
+    np.testing.assert_array_equal(model.predict(np.ascontiguousarray(Xt[perm])), pred[perm])
+    np.testing.assert_array_equal(model.predict(Xt[5:6]), pred[5:6])

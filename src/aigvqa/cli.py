@@ -533,14 +533,25 @@ def score(
     videos: Annotated[list[Path], typer.Argument(help="Video files to score.")],
     model_dir: ModelDirOpt,
     prompt: PromptOpt = "",
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object per video.")] = False,
     workers: WorkersOpt = None,
     no_cache: NoCacheOpt = False,
 ) -> None:
-    """Score video files directly; one line per video."""
-    _, scores, table = _predict_files(videos, model_dir, prompt, workers, no_cache)
+    """Score video files directly: per video, the score and the two artifacts that cost it most."""
+    from aigvqa.explain import explain_rows, format_reasons
+
+    model, scores, table = _predict_files(videos, model_dir, prompt, workers, no_cache)
+    explanations = explain_rows(model, table, scores) if not model.regressor_.uses_sequences else None
     for i, (v, s) in enumerate(zip(videos, scores, strict=True)):
-        note = f"  (fallback: {table.errors[i]})" if i in table.errors else ""
-        print(f"{s:.4f}\t{v}{note}")
+        expl = explanations[i] if explanations else None
+        if as_json:
+            record = {"video": str(v), "score": float(s), "error": table.errors.get(i)}
+            record["reasons"] = [{"artifact": a, "cost": c} for a, c in expl.reasons()] if expl else []
+            print(json.dumps(record))
+        elif i in table.errors:
+            print(f"{v}\t{s:.2f}\t(fallback score: {table.errors[i]})")
+        else:
+            print(f"{v}\t{s:.2f}\t{format_reasons(expl) if expl else ''}".rstrip())
 
 
 @app.command()
@@ -554,38 +565,27 @@ def explain(
     workers: WorkersOpt = None,
     no_cache: NoCacheOpt = False,
 ) -> None:
-    """Why a video got its score: what each feature extractor and feature added or took away."""
+    """Why a video got its score: what each artifact, feature extractor and feature added or took away."""
+    from aigvqa.explain import explain_rows, format_reasons
     from aigvqa.registry import EXTRACTORS
 
     model, scores, table = _predict_files(videos, model_dir, prompt, workers, no_cache)
-    contrib = model.explain(table)
-    names = model.feature_names_
     lo, hi = model.target_range_
-    for i, video in enumerate(videos):
-        if i in table.errors:
-            print(f"{scores[i]:.4f}\t{video}  (fallback score: {table.errors[i]}; nothing to explain)")
-            continue
-        row = contrib[i]
-        by_extractor: dict[str, float] = {}
-        for name, c in zip(names, row[:-1], strict=True):
-            ex = name.split(".", 1)[0]
-            by_extractor[ex] = by_extractor.get(ex, 0.0) + float(c)
-        order = np.argsort(row[:-1], kind="stable")
-        down = [(names[j], float(row[j]), float(table.values[i, j])) for j in order[:top] if row[j] < 0]
-        up = [(names[j], float(row[j]), float(table.values[i, j])) for j in order[::-1][:top] if row[j] > 0]
+    for video, expl in zip(videos, explain_rows(model, table, scores, top), strict=True):
         if as_json:
-            print(json.dumps({
-                "video": str(video), "score": float(scores[i]), "baseline": float(row[-1]),
-                "by_extractor": by_extractor,
-                "pulled_down": [{"feature": n, "contribution": c, "value": v} for n, c, v in down],
-                "pushed_up": [{"feature": n, "contribution": c, "value": v} for n, c, v in up],
-            }))  # fmt: skip
+            print(json.dumps({"video": str(video), **expl.to_dict()}))
             continue
-        out.print(f"[bold]{video}[/]: score {scores[i]:.3f} (training scores {lo:.2f}–{hi:.2f}, mean "
-                  f"{model.target_mean_:.2f}; baseline {row[-1]:.3f})", highlight=False)  # fmt: skip
-        parts = sorted(by_extractor.items(), key=lambda kv: kv[1])
-        out.print("  by extractor: " + ", ".join(f"{k} {v:+.3f}" for k, v in parts), highlight=False)
-        for title, rows in (("pulled down by", down), ("pushed up by", up)):
+        if expl.error is not None:
+            print(f"{expl.score:.4f}\t{video}  (fallback score: {expl.error}; nothing to explain)")
+            continue
+        out.print(f"[bold]{video}[/]: score {expl.score:.3f} (training scores {lo:.2f}–{hi:.2f}, mean "
+                  f"{model.target_mean_:.2f}; baseline {expl.baseline:.3f})", highlight=False)  # fmt: skip
+        if expl.reasons():
+            out.print(f"  not higher because of: {format_reasons(expl)}", highlight=False)
+        for title, parts in (("by artifact", expl.by_artifact), ("by extractor", expl.by_extractor)):
+            ordered = sorted(parts.items(), key=lambda kv: kv[1])
+            out.print(f"  {title}: " + ", ".join(f"{k} {v:+.3f}" for k, v in ordered), highlight=False)
+        for title, rows in (("pulled down by", expl.pulled_down), ("pushed up by", expl.pushed_up)):
             if rows:
                 out.print(f"  {title}:")
             for name, c, v in rows:

@@ -184,7 +184,7 @@ class RidgeRegressor(Regressor):
         return self
 
     def predict(self, X: np.ndarray, sequences: Sequences = None) -> np.ndarray:
-        return self._prepare(X) @ self.state["coef"] + self.state["intercept"][0]
+        return np.einsum("ij,j->i", self._prepare(X), self.state["coef"]) + self.state["intercept"][0]
 
     def save(self, directory: Path, stem: str) -> None:
         payload = {k: v.tolist() for k, v in self.state.items()}
@@ -306,8 +306,10 @@ class SVRRegressor(ArrayStateMixin, Regressor):
         out = np.empty(len(Z))
         for start in range(0, len(Z), 1024):
             z = Z[start : start + 1024]
-            d2 = (z**2).sum(1)[:, None] + (sv**2).sum(1)[None, :] - 2 * z @ sv.T
-            out[start : start + 1024] = np.exp(-self.state["gamma"][0] * np.maximum(d2, 0)) @ self.state["dual"]
+            # einsum, not BLAS: a row's score must not depend on where it sits in the input
+            d2 = (z**2).sum(1)[:, None] + (sv**2).sum(1)[None, :] - 2 * np.einsum("ij,kj->ik", z, sv)
+            kernel = np.exp(-self.state["gamma"][0] * np.maximum(d2, 0))
+            out[start : start + 1024] = np.einsum("ij,j->i", kernel, self.state["dual"])
         return out + self.state["intercept"][0]
 
 
@@ -345,7 +347,9 @@ class KNNRegressor(ArrayStateMixin, Regressor):
         k = min(self.k, len(points))
         out = np.empty(len(Z))
         for start in range(0, len(Z), 1024):
-            sim = Z[start : start + 1024] @ points.T
+            # einsum, not BLAS: a BLAS product may sum in an order that depends on where a row
+            # sits in memory, so a video's score would change with its position in the input
+            sim = np.einsum("ij,kj->ik", Z[start : start + 1024], points)
             idx = np.argsort(-sim, axis=1, kind="stable")[:, :k]
             w = np.maximum(np.take_along_axis(sim, idx, axis=1), 0.0) ** self.power * counts[idx]
             total = w.sum(axis=1)

@@ -26,6 +26,18 @@ class FeatureExtractor(ABC):
     needs_prompt: ClassVar[bool] = False
     measures: ClassVar[str] = ""
     pretrained: ClassVar[str] = ""  # the pretrained model a fixed-weight extractor uses, if any
+    # what each feature is evidence of, for explanations ("blur", "flicker", …): the first
+    # (key substring, artifact) pair whose substring occurs in a feature key names it; a key
+    # that matches none is labelled with the extractor's name
+    artifacts: ClassVar[tuple[tuple[str, str], ...]] = ()
+
+    @classmethod
+    def artifact_of(cls, key: str) -> str:
+        """The artifact or quality aspect one of this extractor's feature keys measures."""
+        for part, artifact in cls.artifacts:
+            if part in key:
+                return artifact
+        return cls.name
 
     def config(self) -> dict[str, Any]:
         """Settings that change the output (part of the cache key)."""

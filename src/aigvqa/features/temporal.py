@@ -115,6 +115,14 @@ class TemporalFeatures(FeatureExtractor):
     name = "temporal"
     version = "1"
     measures = "motion amount, jitter/shake, flicker, morphing/warp error, frozen frames, cuts"
+    artifacts = (
+        ("frozen", "frozen frames"), ("framediff", "stutter"), ("flicker", "flicker"),
+        ("luma", "flicker"), ("chroma", "flicker"), ("global_change", "flicker"),
+        ("histdist", "scene cuts"), ("scene_cuts", "scene cuts"),
+        ("shake", "camera shake"), ("jitter", "camera shake"), ("accel", "camera shake"),
+        ("warp", "warping"), ("morph", "warping"), ("fb_", "warping"), ("ssim", "warping"),
+        ("resid", "warping"), ("diff_shape", "stutter"), ("flow", "motion"),
+    )
 
     def __init__(self, flow_side: int = 128, max_pairs: int = 32, frozen_threshold: float = 0.5):
         if int(flow_side) < _MIN_FLOW_LONG:
