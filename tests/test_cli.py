@@ -419,7 +419,7 @@ def _damage(src: Path, dst: Path, how: str) -> Path:
 
 
 DAMAGE = {
-    "no-dir": "not a model directory",
+    "no-dir": "neither a model directory nor a bundled model",
     "no-model-json": "not a model directory",
     "corrupt-json": "damaged model file",
     "wrong-format": "model format 999 is not supported",

@@ -81,13 +81,9 @@ def test_extractors_registered_with_metadata():
 
 
 def test_resolve_features_groups_order_and_dedup():
-    assert features.resolve_features(features.DEFAULT_FEATURES) == [
-        "spatial",
-        "temporal",
-        "metadata",
-        "lexical",
-        "minilm",
-    ]
+    # the default runs on the light install and leaves out the file's size and format
+    assert features.resolve_features(features.DEFAULT_FEATURES) == ["spatial", "temporal", "lexical"]
+    assert features.resolve_features("classic,prompt") == ["spatial", "temporal", "metadata", "lexical", "minilm"]
     assert features.resolve_features("temporal, classic,lexical") == [
         "temporal",
         "spatial",

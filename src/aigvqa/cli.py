@@ -45,7 +45,10 @@ NoCacheOpt = Annotated[bool, typer.Option("--no-cache", help="Do not read or wri
 RegressorOpt = Annotated[
     Optional[str], typer.Option(help="Regressor (see 'aigvqa list') [default: blend of ridge, knn, lightgbm].")
 ]
-ModelDirOpt = Annotated[Path, typer.Option("--model", help="Model directory from 'aigvqa train'.")]
+ModelDirOpt = Annotated[
+    str,
+    typer.Option("--model", help="A bundled model's name (see 'aigvqa list') or a directory from 'aigvqa train'."),
+]
 PromptOpt = Annotated[str, typer.Option(help="The prompt that generated the videos.")]
 QuietOpt = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")]
 BackboneOpt = Annotated[
@@ -125,7 +128,7 @@ def _load_recipe(path: Optional[Path]) -> dict:
     if not isinstance(params, dict):
         raise CLIError(f"--config {path}: expected a JSON object of model settings")
     params = {k: v for k, v in params.items() if not k.startswith("_")}
-    known = {"features", "regressor", "regressor_params", "target", "seed", "sampling", "extractor_config"}
+    known = {"features", "regressor", "regressor_params", "target", "seed", "sampling", "extractor_config", "augment"}
     unknown = sorted(set(params) - known)
     if unknown:
         raise CLIError(f"--config {path}: unknown settings {', '.join(unknown)}; known: {', '.join(sorted(known))}")
@@ -136,6 +139,15 @@ def _load_recipe(path: Optional[Path]) -> dict:
             SamplingConfig(**params["sampling"])
         except TypeError as exc:
             raise CLIError(f"--config {path}: bad 'sampling' ({exc})") from None
+    if params.get("augment") is not None:
+        from aigvqa.augment import AugmentConfig
+
+        if not isinstance(params["augment"], dict):
+            raise CLIError(f"--config {path}: 'augment' must be an object of augmentation settings")
+        try:
+            AugmentConfig.from_dict(params["augment"])
+        except ValueError as exc:
+            raise CLIError(f"--config {path}: {exc}") from None
     return params
 
 
@@ -285,8 +297,10 @@ def train(
     if strict and table.errors:
         raise typer.Exit(1)
     model.save(out_dir)
+    n_own = len(items) - len(table.errors)
+    copies = f" + {model.n_train_ - n_own} augmented copies" if model.n_train_ > n_own else ""
     out.print(
-        f"trained on {model.n_train_} of {len(items)} items, {len(model.feature_names_)} features, "
+        f"trained on {n_own} of {len(items)} items{copies}, {len(model.feature_names_)} features, "
         f"{model.regressor} regressor, target '{target}' ({elapsed:.1f} s, {elapsed / len(items):.3f} s/item)"
     )
     if model.top_features(15):  # the neural head reports no importances
@@ -303,8 +317,8 @@ def train(
 @friendly
 def predict(
     input_json: Annotated[Path, typer.Argument(help="JSON list of {video, prompt}.")],
-    model_dir: ModelDirOpt,
     out_path: Annotated[Path, typer.Option("--out", help="Predictions JSON to write.")],
+    model_dir: ModelDirOpt = "default",
     videos: VideosOpt = None,
     zip_path: Annotated[Optional[Path], typer.Option("--zip", help="Also write the CodaLab submission zip.")] = None,
     strict: Annotated[bool, typer.Option(help="Exit non-zero if any video cannot be read.")] = False,
@@ -319,11 +333,10 @@ def predict(
     """Score every item; writes the challenge predictions file (and errors beside it)."""
     from aigvqa.data import load_items
     from aigvqa.deep_options import describe_weights, override_runtime, uses_gpu
-    from aigvqa.model import QualityModel
     from aigvqa.pipeline import predict as predict_items
     from aigvqa.submission import errors_path, predictions_payload, readme_text, write_json_atomic, write_submission_zip
 
-    model = QualityModel.load(model_dir)
+    model = _load_model(model_dir)
     override_runtime(model, device, offline)
     items = load_items(input_json)
     if model.needs_video() and videos is None:
@@ -358,7 +371,13 @@ def predict(
             f"aigvqa {__version__}: features [{model.features}] -> {model.regressor} regressor "
             f"trained on {model.n_train_} items (target '{model.target}'); {describe_weights(model)}."
         )
-        readme = readme_text(elapsed / len(items), uses_gpu=uses_gpu(model), extra_data=False, description=description)
+        from aigvqa.zoo import bundled_names
+
+        bundled = model_dir in bundled_names() and not Path(model_dir).is_dir()
+        if bundled:
+            description += f" Bundled model '{model_dir}': trained on FETV (extra data, CC BY 4.0)."
+        per_video = elapsed / len(items)
+        readme = readme_text(per_video, uses_gpu=uses_gpu(model), extra_data=bundled, description=description)
         write_submission_zip(zip_path, out_path, readme)
         out.print(f"submission written to {zip_path}")
     if strict and table.errors:
@@ -516,12 +535,22 @@ def _file_items(videos: list[Path], prompt: str) -> list:
     return [Item(video=str(v.resolve()), prompt=prompt) for v in videos]
 
 
-def _predict_files(videos: list[Path], model_dir: Path, prompt: str, workers: Optional[int], no_cache: bool):
+def _load_model(spec: str):
+    """The model ``--model`` names: a bundled model or a model directory (clear errors otherwise)."""
+    from aigvqa.model import ModelError, QualityModel
+    from aigvqa.zoo import resolve_model
+
+    try:
+        return QualityModel.load(resolve_model(spec))
+    except FileNotFoundError as exc:
+        raise ModelError(str(exc)) from None
+
+
+def _predict_files(videos: list[Path], model_dir: str, prompt: str, workers: Optional[int], no_cache: bool):
     """(model, scores, feature table) for video files named on the command line."""
-    from aigvqa.model import QualityModel
     from aigvqa.pipeline import predict as predict_items
 
-    model = QualityModel.load(model_dir)
+    model = _load_model(model_dir)
     run = _run_options(Path("/"), workers, "local", None, no_cache, True)
     scores, table = predict_items(model, _file_items(videos, prompt), run)
     return model, scores, table
@@ -531,7 +560,7 @@ def _predict_files(videos: list[Path], model_dir: Path, prompt: str, workers: Op
 @friendly
 def score(
     videos: Annotated[list[Path], typer.Argument(help="Video files to score.")],
-    model_dir: ModelDirOpt,
+    model_dir: ModelDirOpt = "default",
     prompt: PromptOpt = "",
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object per video.")] = False,
     workers: WorkersOpt = None,
@@ -558,7 +587,7 @@ def score(
 @friendly
 def explain(
     videos: Annotated[list[Path], typer.Argument(help="Video files to explain.")],
-    model_dir: ModelDirOpt,
+    model_dir: ModelDirOpt = "default",
     prompt: PromptOpt = "",
     top: Annotated[int, typer.Option(help="How many features to show each way.")] = 5,
     as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object per video.")] = False,
@@ -669,9 +698,22 @@ def cache(
 
 @app.command("list")
 def list_components() -> None:
-    """List feature groups, feature extractors and regressors."""
+    """List bundled models, feature groups, feature extractors and regressors."""
     from aigvqa.features import FEATURE_GROUPS, list_extractors
     from aigvqa.regressors import list_regressors
+    from aigvqa.zoo import list_bundled
+
+    for card in list_bundled():
+        out.print(f"[bold]bundled model '{card['name']}'[/]: {card['summary']}", highlight=False)
+        for key in ("data", "licence", "recipe", "requires"):
+            if card.get(key):
+                out.print(f"  {key}: {card[key]}", highlight=False)
+        for line in card.get("accuracy_lines", []):
+            out.print(f"  accuracy: {line}", highlight=False)
+        for line in card.get("sensitivity_lines", []):
+            out.print(f"  artifacts: {line}", highlight=False)
+        for line in card.get("limits", []):
+            out.print(f"  limit: {line}", highlight=False)
 
     t = Table(title="feature extractors", show_edge=False)
     for col in ("name", "version", "input", "measures"):

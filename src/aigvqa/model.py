@@ -20,7 +20,7 @@ import numpy as np
 
 from aigvqa import __version__
 from aigvqa.extract import FeatureTable
-from aigvqa.features import resolve_features
+from aigvqa.features import DEFAULT_FEATURES, resolve_features
 from aigvqa.registry import EXTRACTORS, REGRESSORS
 from aigvqa.regressors import Regressor, make_regressor
 from aigvqa.video import SamplingConfig
@@ -53,7 +53,7 @@ class QualityModel:
 
     def __init__(
         self,
-        features: str = "classic,prompt",
+        features: str = DEFAULT_FEATURES,
         regressor: str = "blend",
         regressor_params: dict[str, Any] | None = None,
         target: str = "gt_score",
@@ -61,6 +61,7 @@ class QualityModel:
         sampling: SamplingConfig | None = None,
         extractor_config: dict[str, dict[str, Any]] | None = None,
         fallback: bool = True,
+        augment: dict[str, Any] | None = None,
     ):
         self.features = features
         self.regressor = regressor
@@ -72,6 +73,9 @@ class QualityModel:
         self.sampling = sampling or SamplingConfig()
         self.extractor_config = extractor_config or {}
         self.fallback = fallback
+        # artifact augmentation of the training clips (aigvqa.augment.AugmentConfig settings); used by
+        # aigvqa.pipeline when training, recorded in model.json
+        self.augment = dict(augment) if augment else None
 
     def get_params(self) -> dict[str, Any]:
         """Constructor parameters, as in scikit-learn (clone with ``QualityModel(**p)``)."""
@@ -84,6 +88,7 @@ class QualityModel:
             "sampling": self.sampling,
             "extractor_config": dict(self.extractor_config),
             "fallback": self.fallback,
+            "augment": dict(self.augment) if self.augment else None,
         }
 
     # -- what to extract -------------------------------------------------------------
@@ -190,6 +195,7 @@ class QualityModel:
                 "train_fingerprint": self.fingerprint_,
                 "feature_names": self.feature_names_,
                 "fallback": self.fallback,
+                "augment": self.augment,
                 "fallback_columns": self.fallback_columns_ if self.fallback_ is not None else [],
                 "importances": dict(self.top_features(len(self.importances_))),
             }
@@ -234,6 +240,7 @@ class QualityModel:
                 sampling=SamplingConfig(**meta["sampling"]),
                 extractor_config=meta.get("extractor_config", {}),
                 fallback=meta.get("fallback", True),
+                augment=meta.get("augment"),
             )
             model.feature_names_ = list(meta["feature_names"])
             model.target_mean_ = float(meta["target_mean"])

@@ -66,12 +66,29 @@ def target_values(items: list[Item], target: str, source: str = "training data")
     return np.asarray(values)
 
 
+def with_augmentation(model: QualityModel, items: list[Item], run: RunOptions) -> tuple[list[Item], np.ndarray]:
+    """``items`` followed by their degraded copies when ``model.augment`` asks for them, and the
+    index of each row's source item (``arange`` for the items themselves)."""
+    from aigvqa.augment import AugmentConfig, augmented_items
+    from aigvqa.cache import default_cache_dir
+
+    own = np.arange(len(items))
+    if not model.augment or not model.needs_video():
+        return items, own
+    root = (run.cache.root if run.cache is not None else default_cache_dir()) / "augmented"
+    config = AugmentConfig.from_dict(model.augment)
+    copies, sources = augmented_items(items, run.videos_dir, root, config, model.target, run.workers)
+    return items + copies, np.concatenate([own, np.asarray(sources, dtype=int)])
+
+
 def train(model: QualityModel, items: list[Item], run: RunOptions) -> tuple[QualityModel, FeatureTable]:
-    """Featurise the training items and fit ``model`` on their targets."""
-    y = target_values(items, model.target)
-    table = featurize(model, items, run)
+    """Featurise the training items (and their augmented copies) and fit ``model`` on their targets.
+    The returned table holds the rows of ``items`` only."""
+    rows, _ = with_augmentation(model, items, run)
+    y = target_values(rows, model.target)
+    table = featurize(model, rows, run)
     model.fit(table, y, fingerprint=fingerprint(items, model.target))
-    return model, table
+    return model, table.subset(np.arange(len(items)))
 
 
 def predict(model: QualityModel, items: list[Item], run: RunOptions) -> tuple[np.ndarray, FeatureTable]:
@@ -132,19 +149,22 @@ def cross_validate(
     repeats: int = 3,
     group_by: str | None = None,
 ) -> CVResult:
-    """Repeated, seeded K-fold CV; features are extracted (or read from cache) once."""
-    y = target_values(items, model.target)
-    table = featurize(model, items, run)
+    """Repeated, seeded K-fold CV; features are extracted (or read from cache) once. Augmented
+    copies of a clip join the training folds of that clip only."""
+    rows, sources = with_augmentation(model, items, run)
+    y_all = target_values(rows, model.target)
+    y = y_all[: len(items)]
+    table = featurize(model, rows, run)
     oof = np.zeros((repeats, len(items)))
     results = []
     for r in range(repeats):
         ids = fold_ids(items, folds, model.seed + r, group_by)
         for k in range(folds):
             test = np.flatnonzero(ids == k)
-            train_rows = np.flatnonzero(ids != k)
+            train_rows = np.flatnonzero(ids[sources] != k)
             # the prompt-only fallback model is only needed when a held-out video failed
             params = {**model.get_params(), "fallback": any(int(i) in table.errors for i in test)}
-            fitted = QualityModel(**params).fit(table.subset(train_rows), y[train_rows])
+            fitted = QualityModel(**params).fit(table.subset(train_rows), y_all[train_rows])
             oof[r, test] = fitted.predict(table.subset(test))
         results.append(correlations(oof[r], y))
     return CVResult(results, oof)

@@ -24,11 +24,10 @@ import av
 import cv2
 import numpy as np
 
+from aigvqa.artifacts import ORDER, Artifact
+
 ARTIFACTS = ("blur", "noise", "flicker", "freeze", "jitter", "warp", "color_drift")
 
-# Order in which artifacts are applied to a frame: time, geometry, optics, colour, sensor.
-_ORDER = {"freeze": 0, "jitter": 1, "warp": 2, "blur": 3, "flicker": 4, "color_drift": 5,
-          "noise": 6}
 
 
 @dataclass(frozen=True)
@@ -395,158 +394,6 @@ def _prompt(rng: np.random.Generator, scene: _Scene) -> str:
     return body
 
 
-# ----------------------------------------------------------------------- artifacts
-
-
-class _Artifact:
-    """One degradation with severity ``s`` in [0, 1]; parameters drawn at construction."""
-
-    def __init__(self, name: str, s: float, rng: np.random.Generator, n_frames: int,
-                 width: int, height: int, fps: int):
-        self.name, self.s = name, float(s)
-        self.n, self.w, self.h, self.fps = n_frames, width, height, fps
-        self.unit = min(width, height) / 96.0
-        self.times = np.arange(n_frames) / fps
-        getattr(self, f"_init_{name}")(rng)
-
-    def source_index(self, i: int) -> int:
-        return int(self.src[i]) if self.name == "freeze" else i
-
-    def apply(self, frame: np.ndarray, i: int) -> np.ndarray:
-        if self.name == "freeze" or self.s <= 0:
-            return frame
-        return getattr(self, f"_apply_{self.name}")(frame, i)
-
-    # -- freeze: a fraction s of the frames repeat the last shown one, then time jumps
-    def _init_freeze(self, rng: np.random.Generator) -> None:
-        n_frozen = round(self.s * (self.n - 1))
-        live = self.n - n_frozen
-        k = int(min(max(n_frozen, 1), rng.integers(1, 4), live))
-        anchors = np.sort(rng.choice(live, size=k, replace=False))
-        lengths = rng.multinomial(n_frozen, np.full(k, 1 / k)) if n_frozen else np.zeros(k, int)
-        frozen = []
-        for j in range(live):
-            frozen.append(False)
-            hit = np.nonzero(anchors == j)[0]
-            if hit.size:
-                frozen.extend([True] * int(lengths[hit[0]]))
-        src = np.arange(self.n)
-        for p in range(1, self.n):
-            if frozen[p]:
-                src[p] = src[p - 1]
-        self.src = src
-
-    # -- blur: Gaussian, sigma grows with s and breathes over time
-    def _init_blur(self, rng: np.random.Generator) -> None:
-        var = rng.uniform(0, 0.5)
-        f, phi = rng.uniform(0.3, 1.2), rng.uniform(0, 2 * np.pi)
-        self.sigma = self.s * 2.4 * self.unit * (1 + var * np.sin(2 * np.pi * f * self.times
-                                                                 + phi))
-
-    def _apply_blur(self, frame: np.ndarray, i: int) -> np.ndarray:
-        sigma = float(self.sigma[i])
-        if sigma < 0.2:
-            return frame
-        f = int(sigma // 3)
-        if f < 2:
-            return cv2.GaussianBlur(frame, (0, 0), sigma, borderType=cv2.BORDER_REFLECT)
-        # large sigma: blur a downscaled copy (same look, far cheaper)
-        small = cv2.resize(frame, (max(1, self.w // f), max(1, self.h // f)),
-                           interpolation=cv2.INTER_AREA)
-        s_small = math.sqrt(max(sigma ** 2 / f ** 2 - 0.25, 0.25))
-        small = cv2.GaussianBlur(small, (0, 0), s_small, borderType=cv2.BORDER_REFLECT)
-        return cv2.resize(small, (self.w, self.h), interpolation=cv2.INTER_LINEAR)
-
-    # -- noise: temporally independent Gaussian grain, mostly luminance
-    def _init_noise(self, rng: np.random.Generator) -> None:
-        self.rng = np.random.default_rng(rng.integers(2 ** 63))
-        self.sigma_n = self.s * 32.0
-        self.grain = max(1, round(self.unit / 2))
-        self.chroma = rng.uniform(0.2, 0.6)
-
-    def _apply_noise(self, frame: np.ndarray, i: int) -> np.ndarray:
-        g = self.grain
-        gh, gw = -(-self.h // g), -(-self.w // g)
-        z = self.rng.standard_normal((gh, gw, 3), dtype=np.float32)
-        z = z[..., :1] + np.float32(self.chroma) * z[..., 1:] @ np.array(
-            [[1, -0.5, -0.5], [0, 0.87, -0.87]], np.float32)
-        if g > 1:
-            z = cv2.resize(z, (self.w, self.h), interpolation=cv2.INTER_LINEAR)
-        frame += np.float32(self.sigma_n) * z
-        return frame
-
-    # -- flicker: per-frame brightness and colour-gain oscillation plus random kicks
-    def _init_flicker(self, rng: np.random.Generator) -> None:
-        f = min(rng.uniform(1.5, 4.0), 0.45 * self.fps)
-        phi = rng.uniform(0, 2 * np.pi)
-        z = np.clip(rng.standard_normal(self.n), -2.5, 2.5)
-        wave = 0.6 * np.sin(2 * np.pi * f * self.times + phi) + 0.5 * z
-        self.gain = (1 + self.s * 0.32 * wave)[:, None] * (
-            1 + self.s * 0.07 * rng.standard_normal((self.n, 3)))
-        self.offset = self.s * 10 * np.clip(rng.standard_normal(self.n), -2.5, 2.5)
-
-    def _apply_flicker(self, frame: np.ndarray, i: int) -> np.ndarray:
-        frame *= self.gain[i].astype(np.float32)
-        frame += np.float32(self.offset[i])
-        return frame
-
-    # -- jitter: random per-frame translation and small rotation (camera shake)
-    def _init_jitter(self, rng: np.random.Generator) -> None:
-        amp = self.s * 3.2 * self.unit
-        white = rng.standard_normal((self.n, 3))
-        shake = np.zeros_like(white)
-        for t in range(self.n):  # partly correlated (AR(1)) so it reads as shake
-            shake[t] = 0.45 * (shake[t - 1] if t else 0) + white[t]
-        self.dxy = amp * shake[:, :2]
-        self.rot = self.s * 1.2 * shake[:, 2]
-
-    def _apply_jitter(self, frame: np.ndarray, i: int) -> np.ndarray:
-        m = cv2.getRotationMatrix2D((self.w / 2, self.h / 2), float(self.rot[i]), 1.0)
-        m[:, 2] += self.dxy[i]
-        return cv2.warpAffine(frame, m, (self.w, self.h), flags=cv2.INTER_LINEAR,
-                              borderMode=cv2.BORDER_REFLECT)
-
-    # -- warp: smooth random displacement field morphing over time (cv2.remap)
-    def _init_warp(self, rng: np.random.Generator) -> None:
-        gh, gw = int(rng.integers(3, 6)), int(rng.integers(4, 7))
-        self.key_dt = rng.uniform(0.35, 0.8)
-        n_keys = math.ceil(self.times[-1] / self.key_dt) + 2
-        self.keys = rng.standard_normal((n_keys, gh, gw, 2)).astype(np.float32)
-        self.amp = np.float32(self.s * 4.5 * self.unit)
-        ys, xs = np.mgrid[0:self.h, 0:self.w].astype(np.float32)
-        self.xs, self.ys = xs, ys
-
-    def _apply_warp(self, frame: np.ndarray, i: int) -> np.ndarray:
-        u = self.times[i] / self.key_dt
-        k = int(u)
-        a = u - k
-        a = np.float32(a * a * (3 - 2 * a))  # smoothstep between keyframes
-        field = (1 - a) * self.keys[k] + a * self.keys[k + 1]
-        field = cv2.resize(field, (self.w, self.h), interpolation=cv2.INTER_CUBIC)
-        map_x = self.xs + self.amp * field[..., 0]
-        map_y = self.ys + self.amp * field[..., 1]
-        return cv2.remap(frame, map_x, map_y, cv2.INTER_LINEAR,
-                         borderMode=cv2.BORDER_REFLECT)
-
-    # -- color_drift: hue rotation and saturation change growing over the clip
-    def _init_color_drift(self, rng: np.random.Generator) -> None:
-        prog = self.times / max(self.times[-1], 1e-6)
-        prog = prog ** rng.uniform(0.7, 1.5)
-        hue = np.deg2rad(self.s * 110 * rng.choice([-1, 1]) * prog)
-        sat = 1 + self.s * 0.7 * rng.choice([-1, 1]) * prog
-        yiq = np.array([[0.299, 0.587, 0.114], [0.596, -0.274, -0.322],
-                        [0.211, -0.523, 0.312]])
-        inv = np.linalg.inv(yiq)
-        self.mats = []
-        for h, s in zip(hue, sat, strict=True):
-            rot = np.array([[1, 0, 0], [0, s * np.cos(h), -s * np.sin(h)],
-                            [0, s * np.sin(h), s * np.cos(h)]])
-            self.mats.append((inv @ rot @ yiq).astype(np.float32))
-
-    def _apply_color_drift(self, frame: np.ndarray, i: int) -> np.ndarray:
-        return cv2.transform(frame, self.mats[i])
-
-
 # ------------------------------------------------------------------------ dataset
 
 
@@ -562,8 +409,8 @@ def render_clip(rng: np.random.Generator, artifacts: list[tuple[str, float]],
         raise ValueError(f"n_frames must be >= 1, got {n_frames}")
     scene = _Scene(rng, width, height)
     prompt = _prompt(rng, scene)
-    arts = [_Artifact(name, s, rng, n_frames, width, height, fps)
-            for name, s in sorted(artifacts, key=lambda a: _ORDER[a[0]])]
+    arts = [Artifact(name, s, rng, n_frames, width, height, fps)
+            for name, s in sorted(artifacts, key=lambda a: ORDER[a[0]])]
 
     def frames() -> Iterable[np.ndarray]:
         for i in range(n_frames):

@@ -12,12 +12,15 @@ from aigvqa.features.base import FeatureExtractor
 from aigvqa.registry import EXTRACTORS
 
 FEATURE_GROUPS: dict[str, list[str]] = {
+    "video": ["spatial", "temporal"],  # what the pixels show, whatever the file's size or format
     "classic": ["spatial", "temporal", "metadata"],
     "prompt": ["lexical", "minilm"],
     "lexical": ["lexical"],
     "deep": ["clip", "timm"],  # pretrained backbones (aigvqa[deep]; GPU recommended)
 }
-DEFAULT_FEATURES = "classic,prompt"
+# the default runs on the light install (no PyTorch) and leaves out the file's size, frame rate
+# and duration ('metadata'), which a model would otherwise learn as shortcuts
+DEFAULT_FEATURES = "video,lexical"
 
 
 def resolve_features(spec: str) -> list[str]:

@@ -1,0 +1,225 @@
+"""Artifact augmentation: graded degraded copies of labelled clips, with lowered targets.
+
+Human labels on generated video are few and full of confounds (on FETV, the better generators
+also make sharper, noisier-looking texture). Augmentation teaches a model what the labels
+alone cannot: that blur, noise, flicker, frozen or stuttering frames, shake, warping, colour
+drift and low-bitrate compression make a clip worse, and that its size does not.
+
+For every labelled clip and every artifact, ``copies`` degraded versions are made at seeded
+random severities ``s`` in ``[min_severity, 1]``, with target
+
+    y' = y - drop * s * (y - floor)
+
+so a clip falls towards the bottom of the scale in proportion to the artifact's severity and
+to how far it had to fall: a strong artifact makes a good clip poor, and a poor clip stays
+poor (it cannot fall below the floor of the scale). Rescaled copies (``scales``, e.g. half and
+double size, good interpolation) keep the clip's target: size is not quality.
+
+Copies are written losslessly (FFV1), content-addressed under the feature cache's folder, so
+they are made once and their features are cached like any video's.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import av
+import cv2
+import numpy as np
+
+from aigvqa.artifacts import ARTIFACTS, degrade
+from aigvqa.data import Item
+
+AUGMENT_VERSION = "1"  # bump when the copies made for the same settings change
+
+
+@dataclass(frozen=True)
+class AugmentConfig:
+    """What degraded copies to make for each labelled clip, and their targets."""
+
+    artifacts: tuple[str, ...] = ARTIFACTS
+    copies: int = 1  # degraded copies per clip and artifact
+    min_severity: float = 0.2
+    drop: float = 0.8  # y' = y - drop * s * (y - floor)
+    floor: float = 1.0  # the bottom of the score scale
+    scales: tuple[float, ...] = (0.5, 2.0)  # rescaled copies with unchanged targets
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.artifacts) - set(ARTIFACTS))
+        if unknown:
+            raise ValueError(f"augment: unknown artifacts {unknown}; choose from {', '.join(ARTIFACTS)}")
+        if not 0 <= self.min_severity <= 1 or not 0 <= self.drop <= 1 or self.copies < 0:
+            raise ValueError("augment: need 0 <= min_severity <= 1, 0 <= drop <= 1 and copies >= 0")
+        if any(s <= 0 for s in self.scales):
+            raise ValueError(f"augment: scales must be positive, got {self.scales}")
+
+    @classmethod
+    def from_dict(cls, d: dict) -> AugmentConfig:
+        d = dict(d)
+        for key in ("artifacts", "scales"):
+            if key in d:
+                d[key] = tuple(d[key])
+        try:
+            return cls(**d)
+        except TypeError as exc:
+            raise ValueError(f"augment: {exc}") from None
+
+    def to_dict(self) -> dict:
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
+
+    def target(self, y: float, severity: float) -> float:
+        """The target of a copy of a clip scored ``y`` degraded at ``severity``."""
+        return float(y - self.drop * severity * max(y - self.floor, 0.0))
+
+
+@dataclass(frozen=True)
+class Variant:
+    """One copy to make of a clip: an artifact at a severity, or a rescaling (artifact None)."""
+
+    artifact: str | None
+    severity: float = 0.0
+    scale: float = 1.0
+    seed: int = 0
+
+    @property
+    def tag(self) -> str:
+        if self.artifact is None:
+            return f"scale{self.scale:g}"
+        return f"{self.artifact}-s{self.severity:.3f}-r{self.seed}"
+
+
+def stable_seed(*parts: object) -> int:
+    """A seed that depends only on ``parts`` (not on Python's hash randomisation)."""
+    return int.from_bytes(hashlib.blake2b(repr(parts).encode(), digest_size=8).digest(), "little") >> 1
+
+
+def plan(video: str, config: AugmentConfig) -> list[Variant]:
+    """The copies made of one clip (depends only on its name and the settings)."""
+    out = []
+    for artifact in config.artifacts:
+        for c in range(config.copies):
+            rng = np.random.default_rng(stable_seed(config.seed, video, artifact, c))
+            s = round(float(rng.uniform(config.min_severity, 1.0)), 3)
+            out.append(Variant(artifact, s, seed=int(rng.integers(2**31))))
+    out.extend(Variant(None, scale=float(f)) for f in config.scales)
+    return out
+
+
+def read_frames(path: str | os.PathLike) -> tuple[list[np.ndarray], float]:
+    """Every frame of a video as uint8 RGB, and its frame rate."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        rate = stream.average_rate or stream.guessed_rate or 0
+        frames = [f.to_ndarray(format="rgb24") for f in container.decode(stream)]
+    if not frames:
+        raise ValueError("no frames decoded")
+    fps = float(rate) if rate else 8.0
+    return frames, fps if 1 <= fps <= 240 else 8.0
+
+
+def rescale(frames: list[np.ndarray], factor: float) -> list[np.ndarray]:
+    """Frames resized by ``factor`` (area averaging down, Lanczos up), at least 2 px a side."""
+    h, w = frames[0].shape[:2]
+    size = (max(2, round(w * factor)), max(2, round(h * factor)))
+    interp = cv2.INTER_AREA if factor < 1 else cv2.INTER_LANCZOS4
+    return [cv2.resize(f, size, interpolation=interp) for f in frames]
+
+
+def write_lossless(path: Path, frames: list[np.ndarray], fps: float) -> None:
+    """Write RGB frames losslessly (FFV1 in Matroska) atomically: decoding gives them back exactly."""
+    from fractions import Fraction
+
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.mkv")
+    h, w = frames[0].shape[:2]
+    with av.open(str(tmp), "w") as out:
+        stream = out.add_stream("ffv1", rate=Fraction(fps).limit_denominator(1001))
+        stream.width, stream.height, stream.pix_fmt = w, h, "bgr0"
+        stream.options = {"threads": "1"}
+        for f in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    tmp.replace(path)
+
+
+def make_variant(frames: list[np.ndarray], fps: float, variant: Variant) -> list[np.ndarray]:
+    """The frames of one copy."""
+    if variant.artifact is None:
+        return rescale(frames, variant.scale)
+    return degrade(frames, fps, [(variant.artifact, variant.severity)], variant.seed)
+
+
+def _file_digest(path: Path) -> str:
+    h = hashlib.blake2b(digest_size=16)
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def copy_folder(root: str | os.PathLike, src: str | os.PathLike) -> Path:
+    """Where the copies of video file ``src`` live: named by the file's content, not its name."""
+    return Path(root) / f"v{AUGMENT_VERSION}-{_file_digest(Path(src))}"
+
+
+def make_copies(src: str, out_dir: str, variants: list[Variant]) -> list[str | None]:
+    """Write the copies of one clip (existing ones are kept); paths, or None where it failed."""
+    out = Path(out_dir)
+    paths = [out / f"{v.tag}.mkv" for v in variants]
+    if all(p.exists() for p in paths):
+        return [str(p) for p in paths]
+    try:
+        frames, fps = read_frames(src)
+    except Exception:  # an unreadable source is reported by feature extraction as usual
+        return [None] * len(variants)
+    out.mkdir(parents=True, exist_ok=True)
+    done: list[str | None] = []
+    for v, p in zip(variants, paths, strict=True):
+        try:
+            if not p.exists():
+                write_lossless(p, make_variant(frames, fps, v), fps)
+            done.append(str(p))
+        except Exception:
+            done.append(None)
+    return done
+
+
+def augmented_items(
+    items: list[Item], videos_dir: str | os.PathLike | None, root: str | os.PathLike, config: AugmentConfig,
+    target: str, workers: int = 0,
+) -> tuple[list[Item], list[int]]:
+    """Degraded and rescaled copies of ``items`` as new labelled items, and each one's source index.
+
+    Copies live under ``root/<digest of the source file>/``; an item whose video cannot be read
+    gets no copies (its own failure is reported by feature extraction)."""
+    tasks, owners = [], []
+    for i, it in enumerate(items):
+        src = Path(videos_dir or "") / it.video
+        if not src.is_file() or it.target(target) is None:
+            continue
+        tasks.append((str(src), str(copy_folder(root, src)), plan(it.video, config)))
+        owners.append(i)
+    if workers and workers > 1 and len(tasks) > 1:
+        with ProcessPoolExecutor(workers) as pool:
+            results = list(pool.map(make_copies, *zip(*tasks, strict=True), chunksize=4))
+    else:
+        results = [make_copies(*t) for t in tasks]
+    new_items, sources = [], []
+    for owner, (_, _, variants), paths in zip(owners, tasks, results, strict=True):
+        it = items[owner]
+        y = float(it.target(target))
+        for v, p in zip(variants, paths, strict=True):
+            if p is None:
+                continue
+            yv = y if v.artifact is None else config.target(y, v.severity)
+            meta = {**it.meta, target: yv, "augmented_from": it.video, "artifact": v.artifact or "rescale",
+                    "severity": v.severity, "scale": v.scale}  # fmt: skip
+            new_items.append(Item(video=p, prompt=it.prompt, meta=meta))
+            sources.append(owner)
+    return new_items, sources

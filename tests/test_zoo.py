@@ -1,0 +1,93 @@
+"""The bundled models: named, listed with their cards, used by default, and not fooled by artifacts."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from aigvqa.artifacts import ARTIFACTS
+from aigvqa.augment import rescale, write_lossless
+from aigvqa.data import Item
+from aigvqa.model import QualityModel
+from aigvqa.pipeline import RunOptions, predict
+from aigvqa.sensitivity import measure
+from aigvqa.synthetic import render_clip
+from aigvqa.zoo import bundled_names, list_bundled, model_card, resolve_model
+from conftest import run_cli
+
+pytestmark = pytest.mark.skipif("default" not in bundled_names(), reason="no bundled 'default' model in this tree")
+
+
+def _clean_clips(folder, n=4, size=(192, 144), frames=24):
+    """Clean synthetic scenes (no artifact), written losslessly; the bundled model never saw them."""
+    folder.mkdir(parents=True, exist_ok=True)
+    items = []
+    for i in range(n):
+        rendered, prompt = render_clip(np.random.default_rng([99, i]), [], size=size, n_frames=frames)
+        write_lossless(folder / f"clean_{i}.mkv", list(rendered), 12)
+        items.append(Item(video=f"clean_{i}.mkv", prompt=prompt))
+    return items
+
+
+def test_bundled_default_is_a_checked_model_directory_with_a_card():
+    model = QualityModel.load(resolve_model("default"))
+    assert model.extractor_specs() and not any(n == "metadata" for n, _ in model.extractor_specs())
+    card = model_card("default")
+    for key in ("summary", "data", "licence", "recipe", "accuracy", "sensitivity", "limits"):
+        assert card[key], key
+    assert "CC BY 4.0" in card["licence"]
+    with pytest.raises(FileNotFoundError, match="neither a model directory nor a bundled model"):
+        resolve_model("no-such-model")
+
+
+def test_list_shows_bundled_models(tmp_path):
+    result = run_cli("list")
+    assert "bundled models" in result.stdout and "default" in result.stdout and "CC BY 4.0" in result.stdout
+    assert [m["name"] for m in list_bundled()] == bundled_names()
+
+
+def test_score_without_model_uses_the_bundled_default(tmp_path):
+    items = _clean_clips(tmp_path / "v", n=2)
+    paths = [tmp_path / "v" / it.video for it in items]
+    result = run_cli("score", *paths, "--json", "--workers", "0")
+    records = [json.loads(line) for line in result.stdout.strip().splitlines()]
+    assert len(records) == 2
+    for r in records:
+        assert 1.0 <= r["score"] <= 5.0 and r["error"] is None
+    named = run_cli("score", *paths, "--json", "--workers", "0", "--model", "default")
+    assert named.stdout == result.stdout
+    bad = run_cli("score", paths[0], "--model", "nope", ok=False)
+    assert bad.exit_code == 2 and "neither a model directory nor a bundled model" in bad.output
+
+
+def test_artifacts_lower_the_bundled_models_score_step_by_step(tmp_path, isolated_cache):
+    """The sensitivity contract (aigvqa.sensitivity) on clean clips the model never trained on."""
+    items = _clean_clips(tmp_path / "v", n=3)
+    model = QualityModel.load(resolve_model("default"))
+    opts = RunOptions(cache=None, workers=0, progress=False)
+    result = measure(lambda its: predict(model, its, opts)[0], items, tmp_path / "v", tmp_path / "copies")
+    assert set(result.degraded) == set(ARTIFACTS)
+    rates = {a: result.pair_rate(a) for a in ARTIFACTS}
+    assert result.overall() >= 0.9, rates
+    assert min(rates.values()) >= 0.8, rates
+    assert max(result.scale_shift(s) for s in result.rescaled) < 0.25
+
+
+def test_size_alone_barely_moves_the_score(tmp_path):
+    items = _clean_clips(tmp_path / "v", n=3, size=(320, 240))
+    model = QualityModel.load(resolve_model("default"))
+    opts = RunOptions(videos_dir=tmp_path / "v", cache=None, workers=0, progress=False)
+    base = predict(model, items, opts)[0]
+    from aigvqa.augment import read_frames
+
+    for factor in (0.5, 2.0):
+        scaled = []
+        for it in items:
+            frames, fps = read_frames(tmp_path / "v" / it.video)
+            name = f"x{factor}_{it.video}"
+            write_lossless(tmp_path / "v" / name, rescale(frames, factor), fps)
+            scaled.append(Item(video=name, prompt=it.prompt))
+        moved = np.abs(predict(model, scaled, opts)[0] - base)
+        assert np.median(moved) < 0.25, (factor, moved)
