@@ -746,7 +746,7 @@ def report(
     n_failed = sum(it.error is not None for it in items)
     out.print(
         f"report written to {out_path} ({len(items)} predictions, failed videos: {n_failed}, "
-        f"clips: {len(lowest) + len(highest)}; {len(text) / 1e6:.1f} MB, {time.perf_counter() - start:.1f} s)"
+        f"clips: {len(lowest) + len(highest)}; {len(text) / 1e3:.0f} kB, {time.perf_counter() - start:.1f} s)"
     )
 
 

@@ -86,9 +86,15 @@ def fast_score(pred: np.ndarray, target: np.ndarray) -> float:
     target = np.asarray(target, dtype=float)
     if np.ptp(pred) == 0 or np.ptp(target) == 0:
         return 0.0
+    plcc, srocc = _plcc_srocc(pred, target)
+    return float((plcc + srocc) / 2)
+
+
+def _plcc_srocc(pred: np.ndarray, target: np.ndarray) -> tuple[float, float]:
+    """PLCC and SROCC with plain NumPy (no scipy.stats call overhead), for non-constant inputs."""
     plcc = np.corrcoef(pred, target)[0, 1]
     srocc = np.corrcoef(stats.rankdata(pred), stats.rankdata(target))[0, 1]
-    return float((plcc + srocc) / 2)
+    return plcc, srocc
 
 
 def bootstrap_score(pred: np.ndarray, target: np.ndarray, n_boot: int = 1000, seed: int = 0):
@@ -128,12 +134,18 @@ def bootstrap_intervals(pred, target, n_boot: int = 1000, seed: int = 0) -> dict
     start = logistic_params(pred, target)  # each resample's fit starts from the full-sample fit
     for idx in _resamples(len(pred), n_boot, seed):
         p, t = pred[idx], target[idx]
-        m = correlations(p, t)
-        m["score"] = fast_score(p, t)  # 0 rather than NaN for a constant resample, as in bootstrap_score
+        values["rmse"].append(float(np.sqrt(np.mean((p - t) ** 2))))
+        if np.ptp(p) == 0 or np.ptp(t) == 0:  # Score 0 as in bootstrap_score; the rest undefined
+            values["score"].append(0.0)
+            continue
+        plcc, srocc = _plcc_srocc(p, t)
+        values["plcc"].append(float(plcc))
+        values["srocc"].append(float(srocc))
+        values["score"].append(float((plcc + srocc) / 2))
+        values["krcc"].append(float(stats.kendalltau(p, t)[0]))
         params = logistic_params(p, t, p0=start)
-        m["plcc_logistic"] = _corr(stats.pearsonr, p if params is None else logistic_curve(p, params), t)
-        for k in METRIC_NAMES:
-            values[k].append(m[k])
+        fitted = p if params is None else logistic_curve(p, params)
+        values["plcc_logistic"].append(float(np.corrcoef(fitted, t)[0, 1]) if np.ptp(fitted) else float("nan"))
     out = {}
     for k, v in values.items():
         finite = np.asarray(v)[np.isfinite(v)]
