@@ -1,4 +1,4 @@
-"""The ``aigvqa`` command line: validate, train, predict, evaluate, cv, score, demo, list."""
+"""The ``aigvqa`` command line: validate, train, predict, evaluate, cv, score, explain, report, rank, demo, list."""
 
 from __future__ import annotations
 
@@ -546,14 +546,20 @@ def _load_model(spec: str):
         raise ModelError(str(exc)) from None
 
 
-def _predict_files(videos: list[Path], model_dir: str, prompt: str, workers: Optional[int], no_cache: bool):
-    """(model, scores, feature table) for video files named on the command line."""
+def _predict_items(items: list, model_dir: str, videos_dir: Path, workers: Optional[int], no_cache: bool):
+    """(model, scores, feature table) for items whose videos are in ``videos_dir``; the one place
+    where score, explain and report load their model."""
     from aigvqa.pipeline import predict as predict_items
 
     model = _load_model(model_dir)
-    run = _run_options(Path("/"), workers, "local", None, no_cache, True)
-    scores, table = predict_items(model, _file_items(videos, prompt), run)
+    run = _run_options(videos_dir, workers, "local", None, no_cache, True)
+    scores, table = predict_items(model, items, run)
     return model, scores, table
+
+
+def _predict_files(videos: list[Path], model_dir: str, prompt: str, workers: Optional[int], no_cache: bool):
+    """(model, scores, feature table) for video files named on the command line."""
+    return _predict_items(_file_items(videos, prompt), model_dir, Path("/"), workers, no_cache)
 
 
 @app.command()
@@ -621,6 +627,203 @@ def explain(
                 ex = name.split(".", 1)[0]
                 measures = EXTRACTORS.get(ex).measures if ex in EXTRACTORS else ""
                 out.print(f"    {c:+.3f}  {name} = {v:.4g}  [dim]({measures})[/]", highlight=False)
+
+
+def _load_prediction_errors(pred_json: Path) -> dict[str, dict]:
+    """The errors file that ``predict`` writes beside the predictions, by video (empty if none)."""
+    from aigvqa.data import DataError
+    from aigvqa.submission import errors_path
+
+    path = errors_path(pred_json)
+    if not path.exists():
+        return {}
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    if not isinstance(raw, list):
+        raise DataError(f"{path}: expected a JSON list of {{video, reason, ...}}")
+    errors = {}
+    for i, entry in enumerate(raw):
+        if not isinstance(entry, dict) or not isinstance(entry.get("video"), str):
+            raise DataError(f"{path}, item {i}: expected an object with a string 'video'")
+        if not isinstance(entry.get("reason"), str):
+            raise DataError(f"{path}, item {i} ({entry['video']}): 'reason' must be a string")
+        errors[entry["video"]] = entry
+    return errors
+
+
+def _joined_items(pred_json: Path, data_json: Optional[Path], labels_json: Optional[Path], by: Optional[str],
+                  target: str) -> tuple[list, list[str]]:  # fmt: skip
+    """Each prediction with its prompt, label, --by group and failure (``report.ReportItem``), and notes
+    on what did not match."""
+    from aigvqa.data import load_items
+    from aigvqa.report import ReportItem
+
+    preds = _load_predictions(pred_json)
+    errors = _load_prediction_errors(pred_json)
+    data = {it.video: it for it in load_items(data_json)} if data_json else {}
+    labels = {it.video: it for it in load_items(labels_json, target=target, require_target=True)} if labels_json else {}
+    if by and not (data_json or labels_json):
+        raise CLIError(f"--by {by}: the field is read from --data or --labels; pass one of them")
+    items = []
+    for video, score in preds.items():
+        d, lab = data.get(video), labels.get(video)
+        group = None
+        if by:
+            found = [it.meta[by] for it in (d, lab) if it is not None and by in it.meta]
+            if not found:
+                where = " or ".join(str(p) for p in (data_json, labels_json) if p)
+                raise CLIError(f"--by {by}: prediction {video!r} has no '{by}' in {where}")
+            group = str(found[0])
+        e = errors.get(video, {})
+        items.append(ReportItem(
+            video, score, prompt=(d or lab).prompt if (d or lab) else None,
+            mos=float(lab.meta[target]) if lab is not None else None, group=group,
+            error=e.get("reason"), fallback=e.get("fallback"),
+        ))  # fmt: skip
+    notes = []
+    if data_json and (unknown := sum(v not in data for v in preds)):
+        notes.append(f"{unknown} of {len(preds)} predictions are not in {data_json}")
+    if labels_json:
+        if unlabelled := sum(v not in labels for v in preds):
+            notes.append(f"{unlabelled} of {len(preds)} predictions have no label in {labels_json}")
+        if no_pred := sum(v not in preds for v in labels):
+            notes.append(f"{no_pred} of {len(labels)} labelled items in {labels_json} have no prediction")
+    if stray := sorted(set(errors) - set(preds)):
+        notes.append(f"{len(stray)} videos in the errors file have no prediction (e.g. {stray[0]})")
+    return items, notes
+
+
+def _report_clips(items: list, videos: Path, model_dir: Optional[str], n: int, workers, no_cache):
+    """The ``n`` lowest- and highest-scored readable clips with frame strips and, with a model, the
+    artifacts that cost them most."""
+    from aigvqa.data import Item
+    from aigvqa.explain import explain_rows
+    from aigvqa.report import ClipView, frame_strip
+    from aigvqa.video import VideoError
+
+    readable = sorted((it for it in items if it.error is None), key=lambda it: (it.score, it.video))
+    lowest = readable[: min(n, len(readable))]
+    highest = readable[len(lowest):][::-1][:n]
+    views = []
+    for it in lowest + highest:
+        try:
+            views.append(ClipView(it, strip=frame_strip(videos / it.video)))
+        except VideoError as exc:
+            views.append(ClipView(it, strip_error=exc.reason))
+    if model_dir is not None and views:
+        chosen = [Item(v.item.video, v.item.prompt or "") for v in views]
+        model, scores, table = _predict_items(chosen, model_dir, videos, workers, no_cache)
+        if model.regressor_.uses_sequences:
+            for v in views:
+                v.note = f"the {model.regressor} regressor gives no explanations"
+        else:
+            for v, expl, s in zip(views, explain_rows(model, table, scores), scores, strict=True):
+                if expl.error is not None:
+                    v.note = f"the model could not read this video: {expl.error}"
+                    continue
+                v.reasons = expl.reasons(3)
+                if abs(float(s) - v.item.score) > 0.005:
+                    v.note = f"the model given scores this clip {float(s):.3f}; the artifacts explain that score"
+    return views[: len(lowest)], views[len(lowest):]
+
+
+@app.command()
+@friendly
+def report(
+    pred_json: Annotated[Path, typer.Argument(help="Predictions from 'aigvqa predict' (errors file beside it).")],
+    out_path: Annotated[Path, typer.Option("--out", help="HTML file to write.")],
+    labels: Annotated[Optional[Path], typer.Option(help="Labels JSON: scatter, metrics, per-group accuracy.")] = None,
+    data: Annotated[Optional[Path], typer.Option(help="The items JSON that was predicted (prompts, fields).")] = None,
+    videos: VideosOpt = None,
+    model_dir: Annotated[
+        Optional[str],
+        typer.Option("--model", help="The model that made the predictions (a bundled name or a directory): "
+                     "the clips' costliest artifacts (with --videos)."),
+    ] = None,
+    by: Annotated[Optional[str], typer.Option(help="Group by this field of --data or --labels (generator…).")] = None,
+    clips: Annotated[int, typer.Option(help="How many lowest- and highest-scored clips to show (with --videos).")] = 5,
+    target: Annotated[str, typer.Option(help="Label field.")] = "gt_score",
+    n_boot: Annotated[int, typer.Option(help="Bootstrap resamples for the metrics' intervals.")] = 1000,
+    seed: int = 0,
+    workers: WorkersOpt = None,
+    no_cache: NoCacheOpt = False,
+) -> None:
+    """Write a self-contained HTML report: score distribution, failures, accuracy, groups, clips."""
+    from aigvqa.report import ReportOptions, build_report
+
+    start = time.perf_counter()
+    if n_boot < 1 or clips < 0:
+        raise CLIError("--n-boot must be at least 1 and --clips 0 or more")
+    if model_dir is not None and videos is None:
+        raise CLIError("--model explains the clips shown with --videos: pass --videos DIR too")
+    if videos is not None and not videos.is_dir():
+        raise CLIError(f"--videos {videos}: not a directory")
+    items, notes = _joined_items(pred_json, data, labels, by, target)
+    for note in notes:
+        err.print(f"[yellow]note:[/] {escape(note)}")
+    lowest, highest = _report_clips(items, videos, model_dir, clips, workers, no_cache) if videos else ([], [])
+    sources = {"predictions": str(pred_json), "data": data, "labels": labels, "videos": videos, "model": model_dir}
+    opts = ReportOptions(
+        title=f"aigvqa report: {pred_json.name}", sources={k: str(v) for k, v in sources.items() if v is not None},
+        by=by, target=target, n_boot=n_boot, seed=seed, notes=notes,
+    )  # fmt: skip
+    text = build_report(items, opts, lowest, highest)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out_path.with_name(f".{out_path.name}.tmp")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, out_path)
+    n_failed = sum(it.error is not None for it in items)
+    out.print(
+        f"report written to {out_path} ({len(items)} predictions, failed videos: {n_failed}, "
+        f"clips: {len(lowest) + len(highest)}; {len(text) / 1e3:.0f} kB, {time.perf_counter() - start:.1f} s)"
+    )
+
+
+@app.command()
+@friendly
+def rank(
+    pred_json: Annotated[Path, typer.Argument(help="Predictions: JSON list of {video, predict_score}.")],
+    data: Annotated[Path, typer.Option(help="Items JSON holding the prompt and the --by field of each video.")],
+    by: Annotated[str, typer.Option(help="Field to group by (e.g. generator, checkpoint, category).")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print one JSON object.")] = False,
+    n_boot: Annotated[int, typer.Option(help="Bootstrap resamples.")] = 2000,  # ranking.DEFAULT_N_BOOT
+    seed: int = 0,
+    skip_failed: Annotated[
+        bool, typer.Option("--skip-failed", help="Leave out items whose video failed (fallback scores).")
+    ] = False,
+) -> None:
+    """Rank groups by mean predicted score, with bootstrap 95% intervals and P(beats the next group)."""
+    from aigvqa.ranking import rank_groups
+
+    if n_boot < 1:
+        raise CLIError(f"--n-boot must be at least 1, got {n_boot}")
+    items, notes = _joined_items(pred_json, data, None, by, "gt_score")
+    failed = sum(it.error is not None for it in items)
+    if skip_failed:
+        items = [it for it in items if it.error is None]
+        if not items:
+            raise CLIError(f"{pred_json}: every video failed; nothing to rank")
+    elif failed:
+        notes.append(f"items with a fallback score (their video failed): {failed}; --skip-failed leaves them out")
+    for note in notes:
+        err.print(f"[yellow]note:[/] {escape(note)}")
+    ranking = rank_groups([it.score for it in items], [it.group for it in items], [it.prompt for it in items],
+                          n_boot=n_boot, seed=seed)  # fmt: skip
+    if as_json:
+        payload = {"by": by, "n": len(items), "n_boot": n_boot, "seed": seed}
+        payload["failed_included"] = 0 if skip_failed else failed
+        print(json.dumps({**payload, "groups": [g.to_dict() for g in ranking]}))
+        return
+    t = Table(title=f"{len(items)} predictions by {by} (bootstrap, {n_boot} resamples)", show_edge=False)
+    for col in ("rank", by, "n", "mean", "95% interval", "P(beats next)", "comparison"):
+        t.add_column(col, justify="left" if col in (by, "comparison") else "right")
+    for g in ranking:
+        how = "" if g.paired is None else f"{'paired' if g.paired else 'unpaired'}, {g.shared_prompts} shared prompts"
+        p = "" if g.p_beats_next is None else f"{g.p_beats_next:.3f}"
+        t.add_row(str(g.rank), escape(g.group), str(g.n), f"{g.mean:.4f}", f"[{g.ci_low:.3f}, {g.ci_high:.3f}]", p, how)
+    out.print(t)
 
 
 @app.command()
