@@ -50,7 +50,7 @@ def run(args: argparse.Namespace) -> SensitivityResult:
             rng = np.random.default_rng(k)
             held = [held[i] for i in sorted(rng.choice(len(held), min(args.clips, len(held)), replace=False))]
         model, _ = train(QualityModel(**_recipe(args.config)), train_items, opts)
-        abs_opts = RunOptions(videos_dir=None, cache=cache, workers=args.workers, progress=False)
+        abs_opts = RunOptions(videos_dir=Path("/"), cache=cache, workers=args.workers, progress=False)
         parts.append(measure(lambda its, m=model, o=abs_opts: predict(m, its, o)[0], held, videos, cache.root))
         print(f"fold {k + 1}/{args.folds}: {len(train_items)} training clips, {len(held)} held out "
               f"({time.perf_counter() - start:.0f} s)", file=sys.stderr)  # fmt: skip

@@ -117,3 +117,14 @@ def test_a_rows_score_does_not_depend_on_its_position(name):
     perm = np.random.default_rng(2).permutation(len(Xt))
     np.testing.assert_array_equal(model.predict(np.ascontiguousarray(Xt[perm])), pred[perm])
     np.testing.assert_array_equal(model.predict(Xt[5:6]), pred[5:6])
+
+
+def test_scores_stay_inside_the_training_range_in_the_same_order():
+    from aigvqa.model import soft_bound
+
+    x = np.linspace(-3, 9, 500)
+    b = soft_bound(x, 1.0, 5.0)
+    assert b.min() > 1.0 and b.max() < 5.0
+    assert np.all(np.diff(b) > 0)  # strictly increasing: no ties, the ranking is kept
+    middle = (x > 1.4) & (x < 4.6)
+    np.testing.assert_array_equal(b[middle], x[middle])  # the middle of the range is untouched

@@ -44,7 +44,7 @@ def test_bundled_default_is_a_checked_model_directory_with_a_card():
 
 def test_list_shows_bundled_models(tmp_path):
     result = run_cli("list")
-    assert "bundled models" in result.stdout and "default" in result.stdout and "CC BY 4.0" in result.stdout
+    assert "bundled model 'default'" in result.stdout and "default" in result.stdout and "CC BY 4.0" in result.stdout
     assert [m["name"] for m in list_bundled()] == bundled_names()
 
 
@@ -66,7 +66,7 @@ def test_artifacts_lower_the_bundled_models_score_step_by_step(tmp_path, isolate
     """The sensitivity contract (aigvqa.sensitivity) on clean clips the model never trained on."""
     items = _clean_clips(tmp_path / "v", n=3)
     model = QualityModel.load(resolve_model("default"))
-    opts = RunOptions(cache=None, workers=0, progress=False)
+    opts = RunOptions(videos_dir="/", cache=None, workers=0, progress=False)
     result = measure(lambda its: predict(model, its, opts)[0], items, tmp_path / "v", tmp_path / "copies")
     assert set(result.degraded) == set(ARTIFACTS)
     rates = {a: result.pair_rate(a) for a in ARTIFACTS}

@@ -27,6 +27,7 @@ class Explanation:
     pulled_down: list[tuple[str, float, float]] = field(default_factory=list)  # (feature, contribution, value)
     pushed_up: list[tuple[str, float, float]] = field(default_factory=list)
     error: str | None = None  # the video failed: the score is a fallback and nothing is explained
+    bound: float = 0.0  # how much keeping the score inside the training range moved it
 
     def reasons(self, k: int = 2) -> list[tuple[str, float]]:
         """The ``k`` artifacts that lowered the score most, as (artifact, cost < 0)."""
@@ -42,6 +43,7 @@ class Explanation:
             "by_extractor": self.by_extractor,
             "pulled_down": [{"feature": n, "contribution": c, "value": v} for n, c, v in self.pulled_down],
             "pushed_up": [{"feature": n, "contribution": c, "value": v} for n, c, v in self.pushed_up],
+            "bound": self.bound,
             "error": self.error,
         }
 
@@ -74,7 +76,8 @@ def explain_rows(model, table: FeatureTable, scores: np.ndarray, top: int = 5) -
         order = np.argsort(row[:-1], kind="stable")
         down = [(names[j], float(row[j]), float(table.values[i, j])) for j in order[:top] if row[j] < 0]
         up = [(names[j], float(row[j]), float(table.values[i, j])) for j in order[::-1][:top] if row[j] > 0]
-        out.append(Explanation(float(scores[i]), float(row[-1]), by_extractor, by_artifact, down, up))
+        bound = float(scores[i]) - float(np.sum(row))
+        out.append(Explanation(float(scores[i]), float(row[-1]), by_extractor, by_artifact, down, up, bound=bound))
     return out
 
 

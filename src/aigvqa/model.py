@@ -48,6 +48,22 @@ def _usual_permissions(directory: Path) -> None:
         path.chmod(0o666 & ~umask)
 
 
+def soft_bound(x: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Keep scores inside ``(lo, hi)`` without ties: the identity in the middle of the range and
+    an exponential approach to each end in its outer tenth (strictly increasing, smooth), so
+    the ranking of every clip is kept."""
+    x = np.asarray(x, dtype=float)
+    m = 0.1 * (hi - lo)
+    if m <= 0:
+        return x
+    top, bottom = hi - m, lo + m
+    out = x.copy()
+    above, below = x > top, x < bottom
+    out[above] = hi - m * np.exp(-(x[above] - top) / m)
+    out[below] = lo + m * np.exp((x[below] - bottom) / m)
+    return out
+
+
 class QualityModel:
     """Predicts a quality score from features of a video and its prompt."""
 
@@ -127,7 +143,12 @@ class QualityModel:
         return self
 
     def predict(self, table: FeatureTable) -> np.ndarray:
-        """Scores for every row; failed rows get the fallback score."""
+        """Scores for every row, on the scale of the training targets (never outside their range:
+        see :func:`soft_bound`); failed rows get the fallback score."""
+        return soft_bound(self.predict_raw(table), *self.target_range_)
+
+    def predict_raw(self, table: FeatureTable) -> np.ndarray:
+        """The regressor's scores before bounding (what :meth:`explain` attributes)."""
         if table.names != self.feature_names_:
             raise ModelError("feature columns differ from those the model was trained on")
         scores = np.asarray(self.regressor_.predict(table.values, sequences=table.sequences), dtype=float)
@@ -138,7 +159,7 @@ class QualityModel:
 
     def explain(self, table: FeatureTable) -> np.ndarray:
         """Additive contributions (n, d + 1) of each feature to each row's score; the last column
-        is the baseline (training-set level). Rows sum to :meth:`predict`'s scores, except
+        is the baseline (training-set level). Rows sum to :meth:`predict_raw`'s scores, except
         failed rows (their contributions are NaN) and the neural head (not attributable)."""
         if self.regressor_.uses_sequences:
             raise ModelError(
