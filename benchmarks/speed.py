@@ -62,13 +62,18 @@ def _aigvqa() -> list[str]:
     return [sys.executable, "-m", "aigvqa"]
 
 
-def make_clips(folder: Path, width: int, height: int, n_frames: int, fps: int, ext: str, count: int) -> list[Path]:
-    """``count`` clips with different bytes and similar content: one rendered synthetic scene
-    (moving textured objects, camera jitter), each copy shifted and brightened a little."""
-    folder.mkdir(parents=True, exist_ok=True)
+def render(path: Path, width: int, height: int, n_frames: int, fps: int) -> Path:
+    """A synthetic scene (moving textured objects, camera jitter) written to ``path``."""
     rng = np.random.default_rng(0)
     frames, _ = render_clip(rng, [("jitter", 0.3)], size=(width, height), n_frames=n_frames, fps=fps)
-    base = write_video(folder / f"base{ext}", frames, fps, codec="gif" if ext == ".gif" else "libx264")
+    return write_video(path, frames, fps, codec="gif" if path.suffix == ".gif" else "libx264")
+
+
+def make_clips(folder: Path, width: int, height: int, n_frames: int, fps: int, ext: str, count: int) -> list[Path]:
+    """``count`` clips with different bytes and similar content: one rendered scene, each copy
+    shifted and brightened a little."""
+    folder.mkdir(parents=True, exist_ok=True)
+    base = render(folder / f"base{ext}", width, height, n_frames, fps)
     clips = []
     for k in range(count):
         def variant(k=k):
@@ -248,7 +253,7 @@ def main() -> None:
             for key, seconds in stages.items():
                 print(f"  {key:45s} {seconds:.3f} s")
         if not args.skip_memory:
-            big = make_clips(work / "big", 1920, 1080, 60 * 24, 24, ".mp4", 1)[0]
+            big = render(work / "big1080.mp4", 1920, 1080, 60 * 24, 24)
             print(f"\npeak memory of `aigvqa predict --workers 1` on a 60 s 1080p clip: "
                   f"{peak_memory_mb(big, model, work):.0f} MB (target < 1500 MB)")  # fmt: skip
 
