@@ -16,9 +16,9 @@ For 5-second 24 fps H.264 clips at 1280x720 and 1920x1080 and for FETV-sized GIF
 It prints (a) and (b) per clip, aigvqa's marginal cost, and the ratios marginal / (a) and
 marginal / (b): each repeat gives one ratio, computed from measurements taken back to back;
 the median and the range over repeats are reported. Then a per-stage profile of one clip, in
-this process with one OpenCV thread as in a worker (best of ``--repeats``): decoding alone
-(with aigvqa's decoder settings), converting/downscaling the kept frames (``read_clip`` minus
-decoding), and each extractor. Finally the peak memory of ``aigvqa predict --workers 1`` on a
+this process with one OpenCV thread as in a worker (best of ``--repeats``): ``read_clip``'s
+decoding and sampling, its converting/downscaling of the kept frames to RGB, and each
+extractor. Finally the peak memory of ``aigvqa predict --workers 1`` on a
 60-second 1080p clip, summed over its processes (the CLI and its extraction worker; Linux).
 
 The default model is trained on FETV (``aigvqa train labels.json --features classic,lexical``,
@@ -31,6 +31,7 @@ the light install's default) when the FETV data is found, else on synthetic clip
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import subprocess
@@ -46,7 +47,7 @@ import numpy as np
 from aigvqa.model import QualityModel
 from aigvqa.registry import EXTRACTORS
 from aigvqa.synthetic import make_dataset, render_clip, write_video
-from aigvqa.video import _iter_frames, read_clip
+from aigvqa.video import read_clip
 
 HERE = Path(__file__).resolve().parent
 FETV = HERE.parent.parent / "shared" / "data" / "fetv"
@@ -131,21 +132,39 @@ def stage_profile(path: Path, model: Path, repeats: int) -> dict[str, float]:
         best[key] = min(best.get(key, float("inf")), seconds)
 
     for _ in range(repeats):
-        start = time.perf_counter()
-        with av.open(str(path)) as container:
-            for _frame in _iter_frames(container, []):
-                pass
-        decode = time.perf_counter() - start
-        start = time.perf_counter()
-        clip = read_clip(path, loaded.sampling)
-        read = time.perf_counter() - start
-        keep("decode (aigvqa's decoder settings)", decode)
-        keep("convert/resize/sample (read_clip - decode)", max(read - decode, 0.0))
+        with _timed_conversion() as converting:
+            start = time.perf_counter()
+            clip = read_clip(path, loaded.sampling)
+            read = time.perf_counter() - start
+        keep("decode and sample (read_clip minus conversion)", read - converting[0])
+        keep("convert/downscale the kept frames to RGB", converting[0])
         for ex in extractors:
             start = time.perf_counter()
             ex.extract(clip, "a red car driving on a road")
             keep(f"extractor {ex.name}", time.perf_counter() - start)
     return best
+
+
+@contextlib.contextmanager
+def _timed_conversion():
+    """Adds up the seconds ``read_clip`` spends converting frames to RGB (a list of one float)."""
+    import aigvqa.video as video
+
+    owner, name = (video._Converter, "rgb") if hasattr(video, "_Converter") else (video, "_to_rgb")
+    original, total = getattr(owner, name), [0.0]
+
+    def timed(*args, **kwargs):
+        start = time.perf_counter()
+        try:
+            return original(*args, **kwargs)
+        finally:
+            total[0] += time.perf_counter() - start
+
+    setattr(owner, name, timed)
+    try:
+        yield total
+    finally:
+        setattr(owner, name, original)
 
 
 def default_model(work: Path, features: str) -> Path:
