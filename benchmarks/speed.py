@@ -270,7 +270,7 @@ def main() -> None:
             total = sum(stages.values())
             print(f"{label}: total {total:.3f} s")
             for key, seconds in stages.items():
-                print(f"  {key:45s} {seconds:.3f} s")
+                print(f"  {key:48s} {seconds:.3f} s")
         if not args.skip_memory:
             big = render(work / "big1080.mp4", 1920, 1080, 60 * 24, 24)
             print(f"\npeak memory of `aigvqa predict --workers 1` on a 60 s 1080p clip: "
