@@ -6,6 +6,7 @@ cache, and once more with the cache warm. Prints videos per second.
 
     python benchmarks/throughput.py                 # 48 clips, 256x192, 48 frames, workers 1,2
     python benchmarks/throughput.py --clips 96 --workers 1,2,4
+    python benchmarks/throughput.py --clips 16 --size 1280x720 --frames 120 --fps 24   # 5 s 720p
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=48)
     parser.add_argument("--size", default="256x192", help="WIDTHxHEIGHT of the clips")
     parser.add_argument("--frames", type=int, default=48)
+    parser.add_argument("--fps", type=int, default=12)
     parser.add_argument("--workers", default="1,2", help="comma-separated worker counts")
     parser.add_argument("--executor", default="local", choices=["local", "ray"])
     parser.add_argument("--keep", type=Path, help="work in this directory and keep it")
@@ -54,8 +56,8 @@ def main() -> None:
     root = args.keep or Path(tempfile.mkdtemp(prefix="aigvqa-bench-"))
     root.mkdir(parents=True, exist_ok=True)
     t = time.perf_counter()
-    records = make_dataset(root, n_clips=args.clips, seed=0, size=(width, height), n_frames=args.frames, fps=12)
-    print(f"{args.clips} synthetic clips, {width}x{height}, {args.frames} frames, in {root} "
+    records = make_dataset(root, n_clips=args.clips, seed=0, size=(width, height), n_frames=args.frames, fps=args.fps)
+    print(f"{args.clips} synthetic clips, {width}x{height}, {args.frames} frames at {args.fps} fps, in {root} "
           f"({time.perf_counter() - t:.1f} s to generate)")
     (root / "input.json").write_text(json.dumps([{"video": r["video"], "prompt": r["prompt"]} for r in records]))
     items = [Item(r["video"], r["prompt"], {"gt_score": r["gt_score"]}) for r in records]

@@ -168,3 +168,36 @@ def test_unreadable_files_raise_video_error_with_reason(tmp_path, clips, case):
 def test_probe_safely_on_good_file(clips):
     info, problem = probe_safely(clips["gif"])
     assert problem is None and info.n_frames == 17
+
+
+# -- colour conversion of downscaled frames ------------------------------------------------------
+
+
+def _patches() -> np.ndarray:
+    """A 192x128 RGB image of flat 32x32 patches in saturated and grey colours."""
+    colours = np.array([[230, 30, 30], [30, 200, 40], [40, 50, 220], [240, 220, 40], [200, 40, 200], [40, 210, 210],
+                        [128, 128, 128], [20, 20, 20], [250, 250, 250], [120, 60, 20], [60, 120, 180], [180, 160, 120]],
+                       dtype=np.uint8)  # fmt: skip
+    img = np.zeros((128, 192, 3), np.uint8)
+    for k in range(24):
+        r, c = divmod(k, 6)
+        img[32 * r : 32 * r + 32, 32 * c : 32 * c + 32] = colours[k % len(colours)]
+    return img
+
+
+@pytest.mark.parametrize("pix_fmt", ["yuv420p", "yuvj420p", "yuv444p"])
+@pytest.mark.parametrize("colorspace", ["ITU601", "ITU709"])
+def test_downscaled_frames_keep_their_colours(pix_fmt, colorspace):
+    from aigvqa.video import _Converter
+
+    rgb = _patches()
+    frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format=pix_fmt, dst_colorspace=colorspace)
+    frame.colorspace = av.video.reformatter.Colorspace[colorspace]  # the tag a decoder would set
+    small = _Converter().rgb(frame, (48, 32))  # 4x smaller: the fast plane-by-plane path
+    assert small.shape == (32, 48, 3) and small.dtype == np.uint8
+    # the centre of every patch keeps its colour (the frame's own matrix and range are used)
+    centres = small[4::8, 4::8].astype(int)
+    assert np.abs(centres - rgb[16::32, 16::32]).max() <= 4
+    # and the whole frame matches swscale's own area-filtered conversion closely
+    reference = frame.to_ndarray(format="rgb24", width=48, height=32, interpolation="AREA").astype(int)
+    assert np.abs(small - reference).mean() < 3

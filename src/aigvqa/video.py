@@ -12,13 +12,15 @@ from pathlib import Path
 from typing import Any
 
 import av
+import cv2
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 VIDEO_EXTENSIONS = (".mp4", ".webm", ".mkv", ".mov", ".avi", ".gif", ".m4v", ".mpg", ".mpeg")
 
 # Bump whenever what ``read_clip`` returns for a given file changes: it is part of the
 # feature cache key, so features computed by an older reader are recomputed.
-DECODER_VERSION = "2"
+DECODER_VERSION = "3"
 
 
 class VideoError(Exception):
@@ -219,11 +221,70 @@ def _codec(stream) -> str:
         return "unknown"
 
 
-def _to_rgb(frame, size: tuple[int, int]) -> np.ndarray:
+# 8-bit planar YCbCr frames are downscaled plane by plane with OpenCV's area filter (halving
+# steps, then one last area step) and converted to RGB at the small size with the frame's own
+# matrix (OpenCV for BT.601, swscale for the others): much cheaper than swscale's area filter
+# at full size. Other formats (GIF palettes, RGB, 10-bit, gray) and frames that are not
+# downscaled are converted by swscale.
+_PLANAR_YUV = {"yuv420p": "yuv420p", "yuv422p": "yuv420p", "yuv444p": "yuv420p",
+               "yuvj420p": "yuvj420p", "yuvj422p": "yuvj420p", "yuvj444p": "yuvj420p"}  # fmt: skip
+# AVColorSpace values that swscale converts with the BT.601 matrix (unspecified, BT.470BG,
+# SMPTE 170M): OpenCV's fixed-point YUV 4:2:0 conversion uses the same one
+_BT601 = {2, 5, 6}
+
+
+def _plane(frame, i: int) -> np.ndarray:
+    """Plane ``i`` of an 8-bit planar frame as a (height, width) uint8 view (no copy)."""
+    plane = frame.planes[i]
+    return np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, : plane.width]
+
+
+def _shrink(plane: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Area (box-filter) downscale of a uint8 plane to ``size`` = (width, height): exact 2x2
+    averaging while the plane is at least twice as large (OpenCV's fast path), then one area
+    step to the exact size (an odd last row or column is dropped before each halving)."""
     w, h = size
-    if (frame.width, frame.height) == (w, h):
-        return frame.to_ndarray(format="rgb24")
-    return frame.to_ndarray(format="rgb24", width=w, height=h, interpolation="AREA")
+    while plane.shape[1] >= 2 * w and plane.shape[0] >= 2 * h:
+        hh, ww = plane.shape[0] // 2, plane.shape[1] // 2
+        plane = cv2.resize(plane[: 2 * hh, : 2 * ww], (ww, hh), interpolation=cv2.INTER_AREA)
+    if (plane.shape[1], plane.shape[0]) == size:
+        return plane
+    return cv2.resize(plane, size, interpolation=cv2.INTER_AREA)
+
+
+class _Converter:
+    """Decoded frames to downscaled RGB arrays, with one reusable swscale context."""
+
+    def __init__(self) -> None:
+        self.reformatter = VideoReformatter()
+
+    def rgb(self, frame, size: tuple[int, int], out: np.ndarray | None = None) -> np.ndarray:
+        """``frame`` as an (h, w, 3) uint8 RGB array of ``size`` = (w, h), written into ``out``
+        when given."""
+        w, h = size
+        small = _PLANAR_YUV.get(frame.format.name)
+        if small is None or w > frame.width or h > frame.height or (frame.width, frame.height) == (w, h):
+            scaled = (frame.width, frame.height) != (w, h)
+            options = {"width": w, "height": h, "interpolation": "AREA"} if scaled else {}
+            rgb = self.reformatter.reformat(frame, format="rgb24", **options).to_ndarray()
+            if out is None:
+                return rgb
+            out[...] = rgb
+            return out
+        yuv = np.concatenate([
+            _shrink(_plane(frame, 0), size).ravel(),
+            _shrink(_plane(frame, 1), (w // 2, h // 2)).ravel(),
+            _shrink(_plane(frame, 2), (w // 2, h // 2)).ravel(),
+        ]).reshape(h * 3 // 2, w)  # fmt: skip
+        if small == "yuv420p" and int(frame.colorspace) in _BT601:  # limited range, fixed point
+            return cv2.cvtColor(yuv, cv2.COLOR_YUV2RGB_I420, dst=out)
+        tiny = av.VideoFrame.from_ndarray(yuv, format=small)
+        tiny.colorspace = frame.colorspace
+        rgb = self.reformatter.reformat(tiny, format="rgb24").to_ndarray()
+        if out is None:
+            return rgb
+        out[...] = rgb
+        return out
 
 
 def sample_indices(n_frames: int, count: int) -> np.ndarray:
@@ -256,6 +317,31 @@ class _StridedKeeper:
             self.items = [(i, a) for i, a in self.items if i % self.stride == 0]
 
 
+class _StridedFrames(_StridedKeeper):
+    """A :class:`_StridedKeeper` of (h, w, 3) uint8 frames held in one preallocated array, so
+    that frames are converted straight into place and never copied into a stack at the end."""
+
+    def __init__(self, cap: int, stride: int, shape: tuple[int, int, int]):
+        super().__init__(cap, stride)
+        self.buffer = np.empty((self.cap + 1, *shape), np.uint8)  # pages are touched when used
+        self.indices: list[int] = []
+
+    def slot(self) -> np.ndarray:
+        """Where the next frame goes (then call :meth:`add` with its index)."""
+        return self.buffer[len(self.indices)]
+
+    def add(self, index: int, item: Any = None) -> None:
+        self.indices.append(index)
+        if len(self.indices) > self.cap:
+            self.stride *= 2
+            keep = [j for j, i in enumerate(self.indices) if i % self.stride == 0]
+            self.buffer[: len(keep)] = self.buffer[keep]
+            self.indices = [self.indices[j] for j in keep]
+
+    def array(self) -> np.ndarray:
+        return self.buffer[: len(self.indices)]
+
+
 def _header_frame_count(stream) -> int:
     if stream.frames:
         return int(stream.frames)
@@ -279,29 +365,32 @@ def read_clip(path: str | os.PathLike, config: SamplingConfig | None = None) -> 
         header_fps = _stream_fps(stream)
         codec = _codec(stream)
         estimate = _header_frame_count(stream)
-        motion = _StridedKeeper(config.motion_frames, -(-estimate // config.motion_frames))
+        motion_stride = -(-estimate // config.motion_frames)
         # spatial candidates are kept as decoded frames and only the chosen ones converted
         candidates = 2 * config.spatial_frames
         spatial = _StridedKeeper(candidates, -(-estimate // candidates))
         n = 0
         width = height = 0
         timing = _Timing()
+        convert = _Converter().rgb
         for frame in _iter_frames(container, errors):
             if n == 0:
                 width, height = frame.width, frame.height
                 spatial_size = _scaled_size(width, height, config.spatial_side)
                 motion_size = _scaled_size(width, height, config.motion_side)
+                motion = _StridedFrames(config.motion_frames, motion_stride, (motion_size[1], motion_size[0], 3))
             elif (frame.width, frame.height) != (width, height):
                 frame = frame.reformat(width=width, height=height)  # keep the first geometry
             timing.add(frame.time)
             if motion.wants(n):
-                motion.add(n, _to_rgb(frame, motion_size))
+                convert(frame, motion_size, out=motion.slot())
+                motion.add(n)
             if spatial.wants(n):
                 spatial.add(n, frame)
             n += 1
         kept = spatial.items
         chosen = sample_indices(len(kept), config.spatial_frames)
-        frames = [_to_rgb(kept[i][1], spatial_size) for i in chosen]
+        frames = [convert(kept[i][1], spatial_size) for i in chosen]
     except (VideoError, MemoryError):
         raise
     except Exception as exc:  # e.g. a pixel format that cannot be converted to RGB
@@ -313,7 +402,7 @@ def read_clip(path: str | os.PathLike, config: SamplingConfig | None = None) -> 
     fps, duration = timing.rate_and_duration(n, header_fps)
     info = VideoInfo(width, height, fps, n, duration, codec, len(errors))
     motion_fps = fps / motion.stride if fps > 0 else 0.0
-    return Clip(np.stack(frames), np.stack([a for _, a in motion.items]), motion_fps, info)
+    return Clip(np.stack(frames), motion.array(), motion_fps, info)
 
 
 def probe_safely(path: str | os.PathLike) -> tuple[VideoInfo | None, str | None]:
