@@ -559,6 +559,7 @@ def explain(
 
     model, scores, table = _predict_files(videos, model_dir, prompt, workers, no_cache)
     contrib = model.explain(table)
+    blocks = model.explain_blocks(table)  # (share per block, baseline) for the stacking regressor
     names = model.feature_names_
     lo, hi = model.target_range_
     for i, video in enumerate(videos):
@@ -573,10 +574,11 @@ def explain(
         order = np.argsort(row[:-1], kind="stable")
         down = [(names[j], float(row[j]), float(table.values[i, j])) for j in order[:top] if row[j] < 0]
         up = [(names[j], float(row[j]), float(table.values[i, j])) for j in order[::-1][:top] if row[j] > 0]
+        by_block = {k: float(v[i]) for k, v in blocks[0].items()} if blocks else {}
         if as_json:
             print(json.dumps({
                 "video": str(video), "score": float(scores[i]), "baseline": float(row[-1]),
-                "by_extractor": by_extractor,
+                "by_extractor": by_extractor, **({"by_block": by_block} if blocks else {}),
                 "pulled_down": [{"feature": n, "contribution": c, "value": v} for n, c, v in down],
                 "pushed_up": [{"feature": n, "contribution": c, "value": v} for n, c, v in up],
             }))  # fmt: skip
@@ -585,6 +587,9 @@ def explain(
                   f"{model.target_mean_:.2f}; baseline {row[-1]:.3f})", highlight=False)  # fmt: skip
         parts = sorted(by_extractor.items(), key=lambda kv: kv[1])
         out.print("  by extractor: " + ", ".join(f"{k} {v:+.3f}" for k, v in parts), highlight=False)
+        if blocks:
+            shares = ", ".join(f"{k} {v:+.3f}" for k, v in by_block.items())
+            out.print(f"  by block (from the training mean {blocks[1]:.3f}): {shares}", highlight=False)
         for title, rows in (("pulled down by", down), ("pushed up by", up)):
             if rows:
                 out.print(f"  {title}:")
@@ -679,6 +684,9 @@ def list_components() -> None:
     for e in list_extractors():
         t.add_row(e["name"], e["version"], "video" if e["needs_video"] else "prompt", e["measures"])
     out.print(t)
+    for e in list_extractors():
+        if e["pretrained"]:
+            out.print(f"pretrained weights of {e['name']}: {e['pretrained']}", highlight=False)
     out.print("feature groups: " + "; ".join(f"{g} = {','.join(v)}" for g, v in FEATURE_GROUPS.items()))
     out.print("regressors: " + ", ".join(list_regressors()))
 

@@ -43,6 +43,11 @@ class Regressor(ABC):
     @abstractmethod
     def load(cls, directory: Path, stem: str, seed: int = 0, **params: Any) -> Regressor: ...
 
+    def set_feature_names(self, names: list[str]) -> None:
+        """The column names of the ``X`` that ``fit`` will get; regressors that treat groups of
+        columns differently (``stack``) need them, the others ignore them."""
+        return None
+
     def importances(self, names: list[str]) -> dict[str, float]:
         return {}
 
