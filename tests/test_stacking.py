@@ -129,3 +129,11 @@ def test_stack_through_the_cli_train_predict_explain(synthetic_data, tmp_path):
     assert abs(total + intercept - row["score"]) < 1e-6
     text = run_cli("explain", video, "--model", model, "--prompt", rec["prompt"], "--workers", "0").stdout
     assert "by block (from the training mean" in text
+
+
+def test_a_stack_can_be_a_member_of_a_blend():
+    X, y, names = _wide_and_narrow(60)
+    blend = make_regressor("blend", members=("ridge", "stack"), member_params={"stack": {"blocks": BLOCKS}})
+    blend.set_feature_names(names)
+    pred = blend.fit(X, y).predict(X)
+    assert pred.shape == (60,) and np.isfinite(pred).all()

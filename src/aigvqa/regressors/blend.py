@@ -43,6 +43,11 @@ class BlendRegressor(Regressor):
         if unknown:
             raise ValueError(f"blend: member_params for {', '.join(unknown)}, which are not members")
         self.models: list[Regressor] = []
+        self.feature_names: list[str] | None = None
+
+    def set_feature_names(self, names: list[str]) -> None:
+        """Passed on to the members (a ``stack`` member needs them)."""
+        self.feature_names = list(names)
 
     @property
     def uses_sequences(self) -> bool:  # type: ignore[override]
@@ -50,9 +55,12 @@ class BlendRegressor(Regressor):
         return any(REGRESSORS.get(m).uses_sequences for m in self.members)
 
     def fit(self, X: np.ndarray, y: np.ndarray, sequences: Sequences = None) -> BlendRegressor:
-        self.models = [
-            make_regressor(m, self.seed, **self.member_params.get(m, {})).fit(X, y, sequences) for m in self.members
-        ]
+        self.models = []
+        for m in self.members:
+            model = make_regressor(m, self.seed, **self.member_params.get(m, {}))
+            if self.feature_names is not None:
+                model.set_feature_names(self.feature_names)
+            self.models.append(model.fit(X, y, sequences))
         return self
 
     def predict(self, X: np.ndarray, sequences: Sequences = None) -> np.ndarray:
