@@ -137,3 +137,19 @@ def test_a_stack_can_be_a_member_of_a_blend():
     blend.set_feature_names(names)
     pred = blend.fit(X, y).predict(X)
     assert pred.shape == (60,) and np.isfinite(pred).all()
+
+
+def test_the_cpu_pretrained_recipe_loads_and_covers_every_column():
+    from pathlib import Path
+
+    from aigvqa.cli import _load_recipe
+    from aigvqa.model import QualityModel
+
+    recipe = Path(__file__).resolve().parents[1] / "recipes" / "cpu_pretrained.json"
+    model = QualityModel(**_load_recipe(recipe))
+    assert [n for n, _ in model.extractor_specs()] == ["spatial", "temporal", "metadata", "lexical", "minilm", "effnet"]
+    assert model.sampling.spatial_frames == 16 and model.extractor_config["effnet"]["frames"] == 16
+    stack = make_regressor(model.regressor, **model.regressor_params)
+    assert not stack.uses_sequences  # tabular blocks: explain works
+    stack.set_feature_names([f"{n}.x" for n, _ in model.extractor_specs()])  # every extractor is in a block
+    assert stack.block_names() == ["classic+prompt", "backbone"]
