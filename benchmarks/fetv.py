@@ -4,8 +4,12 @@ Prints, for a feature spec and regressor: pooled Score on the 140 AI clips for g
 static_quality and temporal_quality, on all 174 clips for gt_score, and the within-generator
 SROCC (mean over the four generators of the Spearman correlation inside each generator).
 
-    python benchmarks/fetv.py [--data ../shared/data/fetv] [--config recipes/default_model.json]
-                              [--features SPEC] [--regressor NAME] [--repeats 3] [--group-by prompt]
+    python benchmarks/fetv.py [--data ../shared/data/fetv] [--features classic,prompt]
+                              [--regressor blend] [--repeats 3] [--config RECIPE.json]
+                              [--group-by prompt]
+
+With ``--config``, the recipe's features and regressor are used unless given. ``--group-by
+prompt`` keeps each prompt's clips in one fold (generalisation to new prompts).
 """
 
 from __future__ import annotations
@@ -34,10 +38,10 @@ def pooled_oof(labels: list[dict], target: str, args, work: Path) -> tuple[np.nd
         cmd = [
             sys.executable, "-m", "aigvqa", "cv", str(data), "--videos", str(args.data / "videos"),
             "--target", target, "--folds", "5", "--repeats", "1", "--seed", str(r), "--oof", str(oof), "--json", "-q",
-        ] + (["--config", str(args.config)] if args.config else [])  # fmt: skip
-        cmd += ["--features", args.features] if args.features else []
-        cmd += ["--regressor", args.regressor] if args.regressor else []
-        cmd += ["--group-by", args.group_by] if args.group_by else []
+        ] + (["--config", str(args.config)] if args.config else []) + [
+            arg for flag, value in (("--features", args.features), ("--regressor", args.regressor),
+                                    ("--group-by", args.group_by)) if value for arg in (flag, value)
+        ]  # fmt: skip
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
         preds.append([p["predict_score"] for p in json.loads(oof.read_text())])
     return np.array(preds), np.array([float(x[target]) for x in labels])
@@ -50,9 +54,9 @@ def score(pred: np.ndarray, y: np.ndarray) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--features", help="feature spec (default: the recipe's, else aigvqa's default)")
-    parser.add_argument("--regressor", help="regressor (default: the recipe's, else aigvqa's default)")
-    parser.add_argument("--group-by", help="folds grouped by this field (e.g. prompt); default random folds")
+    parser.add_argument("--features", help="feature spec (default: the recipe's, else classic,prompt)")
+    parser.add_argument("--regressor", help="regressor (default: the recipe's, else blend)")
+    parser.add_argument("--group-by", help="keep items with the same value of this field in one fold, e.g. prompt")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--config", type=Path, help="JSON recipe of model settings (aigvqa --config)")
     args = parser.parse_args()
@@ -60,9 +64,11 @@ def main() -> None:
         sys.exit(f"FETV labels not found under {args.data}")
     labels = json.loads((args.data / "labels.json").read_text())
     ai = [x for x in labels if x["ai_generated"]]
-    folds = f"folds grouped by {args.group_by}" if args.group_by else "random folds"
-    print(f"FETV, config={args.config}, features={args.features}, regressor={args.regressor}, "
-          f"{args.repeats}x 5-fold CV, {folds}")  # fmt: skip
+    if not args.config:
+        args.features, args.regressor = args.features or "classic,prompt", args.regressor or "blend"
+    what = f"config={args.config}, " if args.config else ""
+    what += f"features={args.features or 'from the recipe'}, regressor={args.regressor or 'from the recipe'}"
+    print(f"FETV, {what}, {args.repeats}x 5-fold CV" + (f", folds grouped by {args.group_by}" if args.group_by else ""))
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         for target, subset, name in [

@@ -487,8 +487,9 @@ def test_explain_command(cli_run, synthetic_data):
     report = json.loads(result.stdout.strip().splitlines()[0])
     scored = run_cli("score", path, "--model", cli_run["model"], "--prompt", rec["prompt"], "--json")
     assert report["score"] == pytest.approx(json.loads(scored.stdout)["score"], abs=1e-9)
-    assert report["baseline"] + report["bound"] + sum(report["by_extractor"].values()) == pytest.approx(report["score"], abs=1e-6)
-    assert report["baseline"] + report["bound"] + sum(report["by_artifact"].values()) == pytest.approx(report["score"], abs=1e-6)
+    start = report["baseline"] + report["bound"]
+    assert start + sum(report["by_extractor"].values()) == pytest.approx(report["score"], abs=1e-6)
+    assert start + sum(report["by_artifact"].values()) == pytest.approx(report["score"], abs=1e-6)
     worst = sorted((c, a) for a, c in report["by_artifact"].items() if c < 0)[:2]
     assert [(r["artifact"], r["cost"]) for r in report["reasons"]] == [(a, c) for c, a in worst]
     assert 0 < len(report["pulled_down"]) + len(report["pushed_up"]) <= 6

@@ -72,7 +72,7 @@ def test_svr_prediction_matches_scikit_learn():
     """The saved-array SVR predicts exactly what scikit-learn's fitted SVR predicts."""
     from sklearn.svm import SVR
 
-    from aigvqa.regressors import _standardize
+    from aigvqa.regressors.base import _standardize
 
     X, y = _data()
     X = np.nan_to_num(X)
@@ -96,7 +96,7 @@ def test_prompt_only_recipe_loads():
 
 
 def test_merge_duplicates_keeps_order_and_averages_targets():
-    from aigvqa.regressors import merge_duplicates
+    from aigvqa.regressors.base import merge_duplicates
 
     X = np.array([[3.0], [1.0], [3.0], [2.0]])
     rows, targets, counts = merge_duplicates(X, np.array([1.0, 2.0, 3.0, 4.0]))

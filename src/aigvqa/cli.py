@@ -620,6 +620,9 @@ def explain(
         for title, parts in (("by artifact", expl.by_artifact), ("by extractor", expl.by_extractor)):
             ordered = sorted(parts.items(), key=lambda kv: kv[1])
             out.print(f"  {title}: " + ", ".join(f"{k} {v:+.3f}" for k, v in ordered), highlight=False)
+        if expl.by_block:
+            shares = ", ".join(f"{k} {v:+.3f}" for k, v in expl.by_block.items())
+            out.print(f"  by block (stacking, from the training mean): {shares}", highlight=False)
         for title, rows in (("pulled down by", expl.pulled_down), ("pushed up by", expl.pushed_up)):
             if rows:
                 out.print(f"  {title}:")
@@ -924,6 +927,9 @@ def list_components() -> None:
     for e in list_extractors():
         t.add_row(e["name"], e["version"], "video" if e["needs_video"] else "prompt", e["measures"])
     out.print(t)
+    for e in list_extractors():
+        if e["pretrained"]:
+            out.print(f"pretrained weights of {e['name']}: {e['pretrained']}", highlight=False)
     out.print("feature groups: " + "; ".join(f"{g} = {','.join(v)}" for g, v in FEATURE_GROUPS.items()))
     out.print("regressors: " + ", ".join(list_regressors()))
 

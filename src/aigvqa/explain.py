@@ -28,6 +28,7 @@ class Explanation:
     pushed_up: list[tuple[str, float, float]] = field(default_factory=list)
     error: str | None = None  # the video failed: the score is a fallback and nothing is explained
     bound: float = 0.0  # how much keeping the score inside the training range moved it
+    by_block: dict[str, float] = field(default_factory=dict)  # stacking regressor: each block's share
 
     def reasons(self, k: int = 2) -> list[tuple[str, float]]:
         """The ``k`` artifacts that lowered the score most, as (artifact, cost < 0)."""
@@ -44,6 +45,7 @@ class Explanation:
             "pulled_down": [{"feature": n, "contribution": c, "value": v} for n, c, v in self.pulled_down],
             "pushed_up": [{"feature": n, "contribution": c, "value": v} for n, c, v in self.pushed_up],
             "bound": self.bound,
+            **({"by_block": self.by_block} if self.by_block else {}),
             "error": self.error,
         }
 
@@ -59,6 +61,7 @@ def artifact_of(feature: str) -> str:
 def explain_rows(model, table: FeatureTable, scores: np.ndarray, top: int = 5) -> list[Explanation]:
     """One :class:`Explanation` per row of ``table`` (``model`` is a fitted ``QualityModel``)."""
     contrib = model.explain(table)
+    blocks = model.explain_blocks(table)  # (share per block, baseline) for the stacking regressor, else None
     names = model.feature_names_
     artifacts = [artifact_of(n) for n in names]
     extractors = [n.split(".", 1)[0] for n in names]
@@ -77,7 +80,10 @@ def explain_rows(model, table: FeatureTable, scores: np.ndarray, top: int = 5) -
         down = [(names[j], float(row[j]), float(table.values[i, j])) for j in order[:top] if row[j] < 0]
         up = [(names[j], float(row[j]), float(table.values[i, j])) for j in order[::-1][:top] if row[j] > 0]
         bound = float(scores[i]) - float(np.sum(row))
-        out.append(Explanation(float(scores[i]), float(row[-1]), by_extractor, by_artifact, down, up, bound=bound))
+        by_block = {k: float(v[i]) for k, v in blocks[0].items()} if blocks else {}
+        expl = Explanation(float(scores[i]), float(row[-1]), by_extractor, by_artifact, down, up, bound=bound)
+        expl.by_block = by_block
+        out.append(expl)
     return out
 
 

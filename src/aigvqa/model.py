@@ -131,6 +131,7 @@ class QualityModel:
         self.n_train_ = int(ok.sum())
         self.fingerprint_ = fingerprint
         self.regressor_ = make_regressor(self.regressor, self.seed, **self.regressor_params)
+        self.regressor_.set_feature_names(self.feature_names_)
         # per-row arrays (frames, prompt tokens) for the neural regressors; the others ignore them
         self.regressor_.fit(table.values[ok], y[ok], sequences=_rows(table.sequences, np.flatnonzero(ok)))
         self.importances_ = self.regressor_.importances(self.feature_names_)
@@ -139,6 +140,7 @@ class QualityModel:
         self.fallback_: Regressor | None = None
         if self.fallback and self.fallback_columns_ and self.needs_video():
             self.fallback_ = make_regressor(self.regressor, self.seed, **self.regressor_params)
+            self.fallback_.set_feature_names(self.fallback_columns_)
             self.fallback_.fit(table.values[:, prompt_cols], y, sequences=self._prompt_sequences(table))
         return self
 
@@ -169,6 +171,16 @@ class QualityModel:
         contrib = self.regressor_.contributions(table.values)
         contrib[sorted(table.errors)] = np.nan
         return contrib
+
+    def explain_blocks(self, table: FeatureTable) -> tuple[dict[str, np.ndarray], float] | None:
+        """Each feature block's share of each row's score and the baseline they start from, for
+        regressors built from blocks (``stack``); None for the others. Failed rows are NaN."""
+        if not hasattr(self.regressor_, "block_contributions"):
+            return None
+        shares = self.regressor_.block_contributions(table.values, sequences=table.sequences)
+        for v in shares.values():
+            v[sorted(table.errors)] = np.nan
+        return shares, self.regressor_.block_baseline()
 
     def _fallback(self, table: FeatureTable, rows: np.ndarray) -> np.ndarray:
         if self.fallback_ is None:

@@ -7,7 +7,7 @@ import time: the MiniLM extractor loads sentence-transformers only when first us
 from __future__ import annotations
 
 # importing a module registers its extractors; none of them imports torch at import time
-from aigvqa.features import deep, metadata, prompt, spatial, temporal  # noqa: F401
+from aigvqa.features import deep, metadata, pretrained, prompt, spatial, temporal  # noqa: F401
 from aigvqa.features.base import FeatureExtractor
 from aigvqa.registry import EXTRACTORS
 
@@ -61,6 +61,7 @@ def list_extractors() -> list[dict]:
                 "version": getattr(cls, "version", "1"),
                 "needs_video": bool(getattr(cls, "needs_video", True)),
                 "measures": getattr(cls, "measures", ""),
+                "pretrained": getattr(cls, "pretrained", ""),
             }
         )
     return rows

@@ -20,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from aigvqa.heads import _cpu_threads, _deterministic, _torch
 from aigvqa.registry import REGRESSORS
-from aigvqa.regressors import Regressor, Sequences
+from aigvqa.regressors.base import Regressor, Sequences
+from aigvqa.regressors.torch_utils import cpu_threads, deterministic, torch_module
 
 CHECKPOINT_FORMAT = 1
 TOKENS = "minilm_tokens.ids"
@@ -133,7 +133,7 @@ class MiniLMFineTune(Regressor):
 
     # -- learning --------------------------------------------------------------------------
     def fit(self, X: np.ndarray, y: np.ndarray, sequences: Sequences = None) -> MiniLMFineTune:
-        torch = _torch()
+        torch = torch_module()
         rows = self._token_rows(len(y), sequences)
         unique = list(dict.fromkeys(rows))
         index = {t: i for i, t in enumerate(unique)}
@@ -146,7 +146,7 @@ class MiniLMFineTune(Regressor):
         weight = torch.tensor(counts / counts.mean(), dtype=torch.float32)
         lengths = np.array([len(t) for t in unique])
         device = self._device()
-        with _deterministic(self.seed, device), _cpu_threads(device, self.threads):
+        with deterministic(self.seed, device), cpu_threads(device, self.threads):
             encoder = _encoder(self.encoder or default_encoder_path()).to(device)
             head = torch.nn.Linear(encoder.config.hidden_size, 1).to(device)
             optimiser = torch.optim.AdamW(
@@ -176,14 +176,14 @@ class MiniLMFineTune(Regressor):
         return self
 
     def predict(self, X: np.ndarray, sequences: Sequences = None) -> np.ndarray:
-        torch = _torch()
+        torch = torch_module()
         rows = self._token_rows(len(X), sequences)
         unique = list(dict.fromkeys(rows))
         order = np.argsort([len(t) for t in unique], kind="stable")
         device = self._device()
         scores = np.zeros(len(unique))
         net = self.net.to(device)
-        with _cpu_threads(device, self.threads), torch.inference_mode():
+        with cpu_threads(device, self.threads), torch.inference_mode():
             for start in range(0, len(order), 256):
                 part = order[start : start + 256]
                 ids, mask = self._batch(torch, [unique[i] for i in part], device)
@@ -210,7 +210,7 @@ class MiniLMFineTune(Regressor):
         from safetensors.torch import load_file
         from transformers import AutoConfig, AutoModel
 
-        torch = _torch()
+        torch = torch_module()
         directory = Path(directory)
         config = json.loads((directory / f"{stem}.minilm_ft.json").read_text())
         if config.get("format") != CHECKPOINT_FORMAT:

@@ -17,32 +17,23 @@ torch is imported only when the head is used (``pip install 'aigvqa[deep]'``).
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import json
 import math
-import os
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from aigvqa.registry import REGRESSORS
-from aigvqa.regressors import Regressor, Sequences
+from aigvqa.regressors.base import Regressor, Sequences
+from aigvqa.regressors.torch_utils import autocast, cpu_threads, deterministic, torch_module
 
 CHECKPOINT_FORMAT = 1
 
 
-def _torch():
-    try:
-        import torch
-    except ImportError:
-        raise ImportError("the 'mlp' head needs PyTorch: pip install 'aigvqa[deep]'") from None
-    return torch
-
-
 def _build_net(n_tab: int, seq_dims: list[int], hidden: int, pooling: str, dropout: float):
-    torch = _torch()
+    torch = torch_module()
     nn = torch.nn
 
     class FusionNet(nn.Module):
@@ -96,46 +87,6 @@ def _rank_loss(p, y):
     sign = (y.unsqueeze(0) - y.unsqueeze(1)).sign()
     valid = (sign != 0).float()
     return ((-sign * dp).clamp(min=0) * valid).sum() / valid.sum().clamp(min=1)
-
-
-@contextlib.contextmanager
-def _deterministic(seed: int, device: str):
-    torch = _torch()
-    if device.startswith("cuda"):
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
-    previous = torch.are_deterministic_algorithms_enabled()
-    previous_warn = torch.is_deterministic_algorithms_warn_only_enabled()
-    torch.use_deterministic_algorithms(True, warn_only=True)
-    torch.manual_seed(seed)
-    try:
-        yield
-    finally:
-        torch.use_deterministic_algorithms(previous, warn_only=previous_warn)
-
-
-@contextlib.contextmanager
-def _cpu_threads(device: str, threads: int):
-    """Run with ``threads`` torch threads on CPU (0: leave torch's default), then restore.
-
-    One thread is the default: the head's matrices are small, and on a busy machine
-    intra-op parallelism costs far more in synchronisation than it gains (16x slower measured
-    on a loaded 2-core VM)."""
-    torch = _torch()
-    previous = torch.get_num_threads()
-    if device == "cpu" and threads > 0:
-        torch.set_num_threads(threads)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(previous)
-
-
-def _autocast(device: str):
-    """bfloat16 autocast on CUDA GPUs that support it (no loss scaling needed); float32 elsewhere."""
-    torch = _torch()
-    if device.startswith("cuda") and torch.cuda.is_bf16_supported():
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
 
 
 @REGRESSORS.register("mlp")
@@ -255,7 +206,7 @@ class MLPHead(Regressor):
         return _build_net(m["n_tab"], m["seq_dims"], self.hidden, self.pooling, self.dropout)
 
     def _tensors(self, tab: np.ndarray, seqs, device: str):
-        torch = _torch()
+        torch = torch_module()
         t = torch.from_numpy(tab).to(device)
         xs = [torch.from_numpy(x).to(device) for x, _ in seqs]
         ms = [torch.from_numpy(m).to(device) for _, m in seqs]
@@ -263,12 +214,12 @@ class MLPHead(Regressor):
 
     def _forward(self, net, data, rows, device):
         tab, xs, ms = data
-        with _autocast(device):
+        with autocast(device):
             out = net(tab[rows], [x[rows] for x in xs], [m[rows] for m in ms])
         return out.float()
 
     def _predict_raw(self, net, data, n: int, device: str) -> np.ndarray:
-        torch = _torch()
+        torch = torch_module()
         net.eval()
         outs = []
         step = max(self.batch_size, 256)
@@ -292,7 +243,7 @@ class MLPHead(Regressor):
         (net, best epoch count, best validation score)."""
         from aigvqa.metrics import correlations
 
-        torch = _torch()
+        torch = torch_module()
         torch.manual_seed(seed)
         net = self._new_net().to(device)
         opt = torch.optim.Adam(net.parameters(), lr=self.lr, weight_decay=self.weight_decay)
@@ -332,7 +283,7 @@ class MLPHead(Regressor):
 
     @staticmethod
     def _select(data, rows: np.ndarray, device: str):
-        torch = _torch()
+        torch = torch_module()
         idx = torch.from_numpy(np.asarray(rows)).to(device)
         tab, xs, ms = data
         return tab[idx], [x[idx] for x in xs], [m[idx] for m in ms]
@@ -348,7 +299,7 @@ class MLPHead(Regressor):
         y_mean, y_scale = float(y.mean()), float(y.std()) or 1.0
         y_std = (y - y_mean) / y_scale
         data = self._tensors(self._tab(X), self._seqs(n, sequences), device)
-        with _deterministic(self.seed, device), _cpu_threads(device, self.threads):
+        with deterministic(self.seed, device), cpu_threads(device, self.threads):
             rng = np.random.default_rng(self.seed)
             n_val = int(round(self.val_fraction * n))
             if n_val >= 3 and n - n_val >= 4:
@@ -381,7 +332,7 @@ class MLPHead(Regressor):
             return np.zeros(0)
         device = self._device()
         data = self._tensors(self._tab(X), self._seqs(n, sequences), device)
-        with _cpu_threads(device, self.threads):
+        with cpu_threads(device, self.threads):
             net = self.net.to(device)  # inference (no dropout, no sampling) is deterministic as it is
             raw = self._predict_raw(net, data, n, device)
             self.net = net.cpu()
@@ -411,7 +362,7 @@ class MLPHead(Regressor):
     def save(self, directory: Path, stem: str) -> None:
         from safetensors.torch import save_file
 
-        torch = _torch()
+        torch = torch_module()
         tensors = {f"net.{k}": v.detach().cpu().contiguous() for k, v in self.net.state_dict().items()}
         tensors.update({f"prep.{k}": torch.from_numpy(np.ascontiguousarray(v)) for k, v in self.state.items()})
         save_file(tensors, str(Path(directory) / f"{stem}.mlp.safetensors"))

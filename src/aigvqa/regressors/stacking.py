@@ -1,0 +1,278 @@
+"""Stacking over feature blocks (regressor ``stack``): one model per block, combined by weights
+fitted on cross-fitted, out-of-fold predictions.
+
+A wide block (1,280 backbone columns) appended to a narrow one (a few dozen temporal
+features) in one model swamps it on a small training set. Stacking gives each block its own
+model and lets a second level decide how much each block's prediction is worth:
+
+1. the rows are split into seeded folds (``folds``; with ``group_by``, rows with identical
+   values in those columns, e.g. the same prompt, stay in one fold), and every block's model
+   is fitted on the other folds and predicts the held-out one: out-of-fold predictions;
+2. the second level fits ``y ≈ b + Σ w_k · p_k`` on them with non-negative weights (NNLS;
+   ``combine="mean"``: equal weights), so a block that does not help gets weight 0;
+3. every block's model is refitted on all rows; a prediction is ``b + Σ w_k · f_k(x)``.
+
+Blocks are given as ``{"name", "features", "regressor", "params"}``: ``features`` is a feature
+spec (groups or extractor names, as ``--features``), ``regressor`` any registered regressor
+(default ``ridge``), ``params`` its settings. Every column must belong to a block (a column may
+be in several); a block with no column in the table (e.g. in the prompt-only fallback model) is
+left out. The explanation splits each score into a baseline and one share per block.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from aigvqa.registry import REGRESSORS
+from aigvqa.regressors.base import Regressor, Sequences, make_regressor
+
+FORMAT = 1
+
+
+def _extractor(column: str) -> str:
+    return column.split(".", 1)[0]
+
+
+def _spec_extractors(spec: str) -> set[str]:
+    from aigvqa.features import resolve_features
+
+    return set(resolve_features(spec))
+
+
+def group_folds(n: int, folds: int, groups: np.ndarray | None, seed: int) -> np.ndarray:
+    """Fold number of every row: seeded, rows of one group (identical rows of ``groups``) together."""
+    if groups is None or groups.shape[1] == 0:
+        inverse = np.arange(n)
+    else:
+        _, inverse = np.unique(np.nan_to_num(groups, nan=np.inf), axis=0, return_inverse=True)
+        inverse = inverse.ravel()
+    n_groups = int(inverse.max()) + 1 if n else 0
+    fold_of_group = np.empty(n_groups, dtype=int)
+    fold_of_group[np.random.default_rng(seed).permutation(n_groups)] = np.arange(n_groups) % max(1, folds)
+    return fold_of_group[inverse]
+
+
+def nonnegative_weights(P: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float]:
+    """Weights ≥ 0 and intercept of the least-squares fit ``y ≈ b + P @ w`` (equal weights if all
+    would be zero)."""
+    from scipy.optimize import nnls
+
+    mean_p, mean_y = P.mean(axis=0), float(y.mean())
+    w, _ = nnls(P - mean_p, y - mean_y)
+    if not np.any(w > 0):
+        w = np.full(P.shape[1], 1.0 / P.shape[1])
+    return w, mean_y - float(mean_p @ w)
+
+
+@REGRESSORS.register("stack")
+class StackingRegressor(Regressor):
+    """One regressor per feature block, combined by non-negative out-of-fold weights (module docs)."""
+
+    name = "stack"
+
+    def __init__(
+        self,
+        seed: int = 0,
+        blocks: list[dict[str, Any]] | None = None,
+        folds: int = 5,
+        group_by: str | None = None,
+        combine: str = "nnls",
+        **params: Any,
+    ):
+        super().__init__(seed, **params)
+        if not blocks:
+            raise ValueError('stack: give "blocks", e.g. [{"name": "classic", "features": "classic"}, ...]')
+        self.blocks: list[dict[str, Any]] = []
+        for i, block in enumerate(blocks):
+            if not isinstance(block, dict) or not isinstance(block.get("features"), str):
+                raise ValueError(f"stack: block {i} must be an object with a 'features' spec, got {block!r}")
+            unknown = sorted(set(block) - {"name", "features", "regressor", "params"})
+            if unknown:
+                raise ValueError(f"stack: block {i} has unknown keys {', '.join(unknown)}")
+            regressor = block.get("regressor", "ridge")
+            if regressor not in REGRESSORS:
+                raise ValueError(
+                    f"stack: block {i}: unknown regressor {regressor!r}; known: {', '.join(REGRESSORS.names())}"
+                )
+            self.blocks.append(
+                {
+                    "name": str(block.get("name", block["features"])),
+                    "features": block["features"],
+                    "regressor": regressor,
+                    "params": dict(block.get("params", {})),
+                }
+            )
+        names = [b["name"] for b in self.blocks]
+        if len(set(names)) != len(names):
+            raise ValueError(f"stack: block names must be distinct, got {names}")
+        if not isinstance(folds, int) or folds < 2:
+            raise ValueError(f"stack: folds must be an integer ≥ 2, got {folds!r}")
+        if combine not in ("nnls", "mean"):
+            raise ValueError(f"stack: combine must be 'nnls' or 'mean', got {combine!r}")
+        self.folds = folds
+        self.group_by = group_by
+        self.combine = combine
+        self.feature_names: list[str] | None = None
+        self.active: list[int] = []  # indices into self.blocks of the blocks with columns
+        self.columns: list[np.ndarray] = []  # column indices of each active block
+        self.models: list[Regressor] = []
+        self.weights = np.zeros(0)
+        self.intercept = 0.0
+        self.centres = np.zeros(0)  # mean out-of-fold prediction of each active block
+
+    @property
+    def uses_sequences(self) -> bool:  # type: ignore[override]
+        """True when a block's regressor (e.g. the ``mlp`` head) reads ``sequences``."""
+        return any(make_regressor(b["regressor"], self.seed, **b["params"]).uses_sequences for b in self.blocks)
+
+    # -- columns ---------------------------------------------------------------------------
+    def set_feature_names(self, names: list[str]) -> None:
+        """Assign the table's columns to the blocks (must be called before ``fit``)."""
+        self.feature_names = list(names)
+        extractors = [_extractor(n) for n in names]
+        assigned = np.zeros(len(names), dtype=bool)
+        self.active, self.columns = [], []
+        for i, block in enumerate(self.blocks):
+            members = _spec_extractors(block["features"])
+            cols = np.array([j for j, ex in enumerate(extractors) if ex in members], dtype=int)
+            assigned[cols] = True
+            if len(cols):
+                self.active.append(i)
+                self.columns.append(cols)
+        if not assigned.all():
+            missing = sorted({extractors[j] for j in np.flatnonzero(~assigned)})
+            raise ValueError(
+                f"stack: the columns of {', '.join(missing)} are in no block; add them to a block's features"
+            )
+        if not self.active:
+            raise ValueError("stack: no block has a column in this feature table")
+
+    def _block_sequences(self, k: int, sequences: Sequences) -> Sequences:
+        members = _spec_extractors(self.blocks[self.active[k]]["features"])
+        return {key: v for key, v in (sequences or {}).items() if _extractor(key) in members}
+
+    def _new_block_model(self, k: int) -> Regressor:
+        block = self.blocks[self.active[k]]
+        model = make_regressor(block["regressor"], self.seed, **block["params"])
+        model.set_feature_names([self.feature_names[j] for j in self.columns[k]])
+        return model
+
+    def _subset(self, sequences: Sequences, rows: np.ndarray) -> Sequences:
+        return {key: [v[i] for i in rows] for key, v in (sequences or {}).items()}
+
+    # -- learning --------------------------------------------------------------------------
+    def fit(self, X: np.ndarray, y: np.ndarray, sequences: Sequences = None) -> StackingRegressor:
+        if self.feature_names is None:
+            raise ValueError("stack: set_feature_names must be called before fit")
+        if len(self.feature_names) != X.shape[1]:
+            raise ValueError(f"stack: {X.shape[1]} columns, but {len(self.feature_names)} feature names")
+        y = np.asarray(y, dtype=float)
+        n, n_blocks = len(y), len(self.active)
+        seqs = [self._block_sequences(k, sequences) for k in range(n_blocks)]
+        groups = None
+        if self.group_by:
+            members = _spec_extractors(self.group_by)
+            groups = X[:, [j for j, c in enumerate(self.feature_names) if _extractor(c) in members]]
+        fold = group_folds(n, self.folds, groups, self.seed)
+        oof = np.zeros((n, n_blocks))
+        enough = len(np.unique(fold)) >= 2 and n >= 2 * self.folds
+        if enough:
+            for f in np.unique(fold):
+                train, held = np.flatnonzero(fold != f), np.flatnonzero(fold == f)
+                for k, cols in enumerate(self.columns):
+                    model = self._new_block_model(k).fit(X[np.ix_(train, cols)], y[train], self._subset(seqs[k], train))
+                    oof[held, k] = model.predict(X[np.ix_(held, cols)], self._subset(seqs[k], held))
+        self.models = [self._new_block_model(k).fit(X[:, cols], y, seqs[k]) for k, cols in enumerate(self.columns)]
+        if not enough:  # too few rows to cross-fit: in-sample predictions, equal weights
+            oof = np.column_stack(
+                [m.predict(X[:, c], s) for m, c, s in zip(self.models, self.columns, seqs, strict=True)]
+            )
+        if self.combine == "nnls" and enough:
+            self.weights, self.intercept = nonnegative_weights(oof, y)
+        else:
+            self.weights = np.full(n_blocks, 1.0 / n_blocks)
+            self.intercept = float(y.mean() - oof.mean(axis=0) @ self.weights)
+        self.centres = oof.mean(axis=0)
+        return self
+
+    def _block_predictions(self, X: np.ndarray, sequences: Sequences) -> np.ndarray:
+        return np.column_stack(
+            [m.predict(X[:, cols], self._block_sequences(k, sequences))
+             for k, (m, cols) in enumerate(zip(self.models, self.columns, strict=True))]
+        )  # fmt: skip
+
+    def predict(self, X: np.ndarray, sequences: Sequences = None) -> np.ndarray:
+        return self.intercept + self._block_predictions(X, sequences) @ self.weights
+
+    # -- explanation -----------------------------------------------------------------------
+    def block_names(self) -> list[str]:
+        return [self.blocks[i]["name"] for i in self.active]
+
+    def block_contributions(self, X: np.ndarray, sequences: Sequences = None) -> dict[str, np.ndarray]:
+        """Each block's share of each row's score: ``w_k · (p_k(x) − mean out-of-fold p_k)``; with
+        the baseline ``b + Σ w_k · mean p_k`` (the training mean) they sum to the prediction."""
+        shares = (self._block_predictions(X, sequences) - self.centres) * self.weights
+        return dict(zip(self.block_names(), shares.T, strict=True))
+
+    def block_baseline(self) -> float:
+        return float(self.intercept + self.centres @ self.weights)
+
+    def contributions(self, X: np.ndarray) -> np.ndarray:
+        """Each block model's feature contributions times its weight, summed per column."""
+        out = np.zeros((len(X), X.shape[1] + 1))
+        out[:, -1] = self.intercept
+        for model, cols, w in zip(self.models, self.columns, self.weights, strict=True):
+            c = model.contributions(X[:, cols])
+            out[:, cols] += w * c[:, :-1]
+            out[:, -1] += w * c[:, -1]
+        return out
+
+    def importances(self, names: list[str]) -> dict[str, float]:
+        """Block importances scaled by the block's weight, normalised to sum 1."""
+        total: dict[str, float] = dict.fromkeys(names, 0.0)
+        for model, cols, w in zip(self.models, self.columns, self.weights, strict=True):
+            block_names = [names[j] for j in cols]
+            for name, v in model.importances(block_names).items():
+                total[name] += float(w) * v
+        s = sum(total.values()) or 1.0
+        return {k: v / s for k, v in total.items()}
+
+    # -- persistence -----------------------------------------------------------------------
+    def save(self, directory: Path, stem: str) -> None:
+        for k, model in enumerate(self.models):
+            model.save(directory, f"{stem}.b{k}")
+        state = {
+            "format": FORMAT,
+            "feature_names": self.feature_names,
+            "blocks": [
+                {"name": self.blocks[i]["name"], "columns": cols.tolist(), "weight": float(w), "centre": float(c)}
+                for i, cols, w, c in zip(self.active, self.columns, self.weights, self.centres, strict=True)
+            ],
+            "intercept": self.intercept,
+        }
+        (Path(directory) / f"{stem}.stack.json").write_text(json.dumps(state, indent=1))
+
+    @classmethod
+    def load(cls, directory: Path, stem: str, seed: int = 0, **params: Any) -> StackingRegressor:
+        model = cls(seed, **params)
+        state = json.loads((Path(directory) / f"{stem}.stack.json").read_text())
+        if state.get("format") != FORMAT:
+            raise ValueError(f"{stem}.stack.json: format {state.get('format')!r} is not supported")
+        by_name = {b["name"]: i for i, b in enumerate(model.blocks)}
+        model.feature_names = list(state["feature_names"])
+        model.active = [by_name[b["name"]] for b in state["blocks"]]
+        model.columns = [np.asarray(b["columns"], dtype=int) for b in state["blocks"]]
+        model.weights = np.array([b["weight"] for b in state["blocks"]], dtype=float)
+        model.centres = np.array([b["centre"] for b in state["blocks"]], dtype=float)
+        model.intercept = float(state["intercept"])
+        model.models = []
+        for k, i in enumerate(model.active):
+            block = model.blocks[i]
+            model.models.append(
+                REGRESSORS.get(block["regressor"]).load(directory, f"{stem}.b{k}", seed, **block["params"])
+            )
+        return model

@@ -1,0 +1,155 @@
+"""The stacking regressor: per-block models, out-of-fold non-negative weights, explanation per block."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from aigvqa.metrics import correlations
+from aigvqa.regressors import make_regressor
+from aigvqa.regressors.stacking import group_folds, nonnegative_weights
+from conftest import run_cli
+
+BLOCKS = [
+    {"name": "temporal", "features": "temporal", "regressor": "ridge"},
+    {"name": "backbone", "features": "effnet", "regressor": "ridge"},
+]
+
+
+def _wide_and_narrow(n: int, seed: int = 0):
+    """A narrow informative block (3 temporal columns) and a wide pure-noise block (400 columns)."""
+    rng = np.random.default_rng(seed)
+    narrow = rng.normal(size=(n, 3))
+    y = narrow @ np.array([1.0, -0.5, 0.3]) + 0.3 * rng.normal(size=n)
+    X = np.hstack([narrow, rng.normal(size=(n, 400))])
+    names = [f"temporal.t{i}" for i in range(3)] + [f"effnet.mean_{i:04d}" for i in range(400)]
+    return X, y, names
+
+
+def _stack(names, **params):
+    model = make_regressor("stack", seed=0, blocks=params.pop("blocks", BLOCKS), **params)
+    model.set_feature_names(names)
+    return model
+
+
+def test_a_wide_noise_block_does_not_swamp_a_narrow_informative_one():
+    X, y, names = _wide_and_narrow(240)
+    train, test = np.arange(120), np.arange(120, 240)
+    stack = _stack(names).fit(X[train], y[train])
+    weights = dict(zip(stack.block_names(), stack.weights, strict=True))
+    assert weights["temporal"] > 0.5 and weights["backbone"] < 0.1 * weights["temporal"]
+    one_model = make_regressor("ridge").fit(X[train], y[train])
+    stacked_score = correlations(stack.predict(X[test]), y[test])["score"]
+    single_score = correlations(one_model.predict(X[test]), y[test])["score"]
+    assert stacked_score > single_score + 0.05
+
+
+def test_nonnegative_weights_recover_a_known_combination():
+    rng = np.random.default_rng(0)
+    P = rng.normal(size=(200, 3))
+    y = 1.0 + 0.7 * P[:, 0] + 0.3 * P[:, 1] - 0.5 * P[:, 2]  # the third block hurts: weight 0
+    w, b = nonnegative_weights(P, y)
+    assert w[2] == 0 and np.allclose(w[:2], [0.7, 0.3], atol=0.1)
+    assert np.all(w >= 0) and np.isfinite(b)
+
+
+def test_group_folds_keep_groups_together_and_are_seeded():
+    groups = np.repeat(np.arange(30), 4)[:, None].astype(float)  # 30 prompts x 4 generators
+    folds = group_folds(120, 5, groups, seed=3)
+    for g in range(30):
+        assert len(set(folds[groups[:, 0] == g])) == 1
+    assert sorted(np.bincount(folds)) == [24] * 5
+    assert np.array_equal(folds, group_folds(120, 5, groups, seed=3))
+    assert not np.array_equal(folds, group_folds(120, 5, groups, seed=4))
+
+
+def test_stack_is_deterministic_round_trips_and_explains_additively(tmp_path):
+    X, y, names = _wide_and_narrow(80)
+    params = {"blocks": [BLOCKS[0], {**BLOCKS[1], "regressor": "lightgbm", "params": {"max_rounds": 50}}]}
+    a = _stack(names, **params).fit(X, y)
+    b = _stack(names, **params).fit(X, y)
+    assert np.array_equal(a.predict(X), b.predict(X))
+    a.save(tmp_path, "main")
+    loaded = type(a).load(tmp_path, "main", 0, **params)
+    assert np.array_equal(loaded.predict(X), a.predict(X))
+    contrib = loaded.contributions(X)
+    assert contrib.shape == (len(X), X.shape[1] + 1)
+    np.testing.assert_allclose(contrib.sum(axis=1), a.predict(X), atol=1e-8)
+    shares = loaded.block_contributions(X)
+    assert list(shares) == ["temporal", "backbone"]
+    np.testing.assert_allclose(sum(shares.values()) + loaded.block_baseline(), a.predict(X), atol=1e-8)
+    assert abs(loaded.block_baseline() - y.mean()) < 1e-8
+    imp = loaded.importances(names)
+    assert abs(sum(imp.values()) - 1) < 1e-9 and max(imp, key=imp.get).startswith("temporal.")
+
+
+def test_columns_in_no_block_are_an_error_and_empty_blocks_are_left_out():
+    X, y, names = _wide_and_narrow(60)
+    with pytest.raises(ValueError, match="columns of effnet are in no block"):
+        _stack(names, blocks=BLOCKS[:1])
+    # the prompt-only fallback model sees only some blocks' columns: the others are left out
+    narrow = _stack(names[:3]).fit(X[:, :3], y)
+    assert narrow.block_names() == ["temporal"]
+    with pytest.raises(ValueError, match="unknown regressor 'nope'"):
+        make_regressor("stack", blocks=[{"features": "temporal", "regressor": "nope"}])
+    with pytest.raises(ValueError, match="distinct"):
+        make_regressor("stack", blocks=[BLOCKS[0], BLOCKS[0]])
+    with pytest.raises(ValueError, match='give "blocks"'):
+        make_regressor("stack")
+
+
+def test_stack_through_the_cli_train_predict_explain(synthetic_data, tmp_path):
+    recipe = tmp_path / "stack.json"
+    recipe.write_text(json.dumps({
+        "features": "classic,lexical",
+        "regressor": "stack",
+        "regressor_params": {"group_by": "lexical", "blocks": [
+            {"name": "video", "features": "classic", "regressor": "ridge"},
+            {"name": "prompt", "features": "lexical", "regressor": "blend", "params": {"members": ["ridge", "knn"]}},
+        ]},
+    }))  # fmt: skip
+    model = tmp_path / "model"
+    run_cli("train", synthetic_data.train_json, "--videos", synthetic_data.videos, "--out", model,
+            "--config", recipe, "--workers", "0", "-q")  # fmt: skip
+    out = tmp_path / "preds.json"
+    run_cli("predict", synthetic_data.test_json, "--videos", synthetic_data.videos, "--model", model,
+            "--out", out, "--workers", "0", "-q")  # fmt: skip
+    preds = json.loads(out.read_text())
+    assert len(preds) == len(synthetic_data.test_records) and np.ptp([p["predict_score"] for p in preds]) > 1e-3
+    rec = synthetic_data.records[0]
+    video = synthetic_data.videos / rec["video"]
+    shown = run_cli("explain", video, "--model", model, "--prompt", rec["prompt"], "--workers", "0", "--json")
+    row = json.loads(shown.stdout.strip().splitlines()[-1])
+    assert set(row["by_block"]) == {"video", "prompt"}
+    weights = json.loads((model / "main.stack.json").read_text())["blocks"]
+    total = sum(row["by_block"].values()) + sum(b["weight"] * b["centre"] for b in weights)
+    intercept = json.loads((model / "main.stack.json").read_text())["intercept"]
+    assert abs(total + intercept - row["score"]) < 1e-6
+    text = run_cli("explain", video, "--model", model, "--prompt", rec["prompt"], "--workers", "0").stdout
+    assert "by block (from the training mean" in text
+
+
+def test_a_stack_can_be_a_member_of_a_blend():
+    X, y, names = _wide_and_narrow(60)
+    blend = make_regressor("blend", members=("ridge", "stack"), member_params={"stack": {"blocks": BLOCKS}})
+    blend.set_feature_names(names)
+    pred = blend.fit(X, y).predict(X)
+    assert pred.shape == (60,) and np.isfinite(pred).all()
+
+
+def test_the_cpu_pretrained_recipe_loads_and_covers_every_column():
+    from pathlib import Path
+
+    from aigvqa.cli import _load_recipe
+    from aigvqa.model import QualityModel
+
+    recipe = Path(__file__).resolve().parents[1] / "recipes" / "cpu_pretrained.json"
+    model = QualityModel(**_load_recipe(recipe))
+    assert [n for n, _ in model.extractor_specs()] == ["spatial", "temporal", "metadata", "lexical", "minilm", "effnet"]
+    assert model.sampling.spatial_frames == 16 and model.extractor_config["effnet"]["frames"] == 16
+    stack = make_regressor(model.regressor, **model.regressor_params)
+    assert not stack.uses_sequences  # tabular blocks: explain works
+    stack.set_feature_names([f"{n}.x" for n, _ in model.extractor_specs()])  # every extractor is in a block
+    assert stack.block_names() == ["classic+prompt", "backbone"]
