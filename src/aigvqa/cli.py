@@ -622,7 +622,7 @@ def explain(
             out.print(f"  {title}: " + ", ".join(f"{k} {v:+.3f}" for k, v in ordered), highlight=False)
         if expl.by_block:
             shares = ", ".join(f"{k} {v:+.3f}" for k, v in expl.by_block.items())
-            out.print(f"  by block (stacking, from the training mean): {shares}", highlight=False)
+            out.print(f"  by block (from the training mean {model.target_mean_:.3f}): {shares}", highlight=False)
         for title, rows in (("pulled down by", expl.pulled_down), ("pushed up by", expl.pushed_up)):
             if rows:
                 out.print(f"  {title}:")
