@@ -32,6 +32,7 @@ import cv2
 import numpy as np
 
 from aigvqa.artifacts import ARTIFACTS, degrade
+from aigvqa.cache import file_digest
 from aigvqa.data import Item
 
 AUGMENT_VERSION = "1"  # bump when the copies made for the same settings change
@@ -155,17 +156,9 @@ def make_variant(frames: list[np.ndarray], fps: float, variant: Variant) -> list
     return degrade(frames, fps, [(variant.artifact, variant.severity)], variant.seed)
 
 
-def _file_digest(path: Path) -> str:
-    h = hashlib.blake2b(digest_size=16)
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def copy_folder(root: str | os.PathLike, src: str | os.PathLike) -> Path:
     """Where the copies of video file ``src`` live: named by the file's content, not its name."""
-    return Path(root) / f"v{AUGMENT_VERSION}-{_file_digest(Path(src))}"
+    return Path(root) / f"v{AUGMENT_VERSION}-{file_digest(src)}"
 
 
 def make_copies(src: str, out_dir: str, variants: list[Variant]) -> list[str | None]:

@@ -371,9 +371,9 @@ def predict(
             f"aigvqa {__version__}: features [{model.features}] -> {model.regressor} regressor "
             f"trained on {model.n_train_} items (target '{model.target}'); {describe_weights(model)}."
         )
-        from aigvqa.zoo import bundled_names
+        from aigvqa.zoo import is_bundled, resolve_model
 
-        bundled = model_dir in bundled_names() and not Path(model_dir).is_dir()
+        bundled = is_bundled(resolve_model(model_dir))
         if bundled:
             description += f" Bundled model '{model_dir}': trained on FETV (extra data, CC BY 4.0)."
         per_video = elapsed / len(items)

@@ -81,9 +81,9 @@ def explain_rows(model, table: FeatureTable, scores: np.ndarray, top: int = 5) -
         up = [(names[j], float(row[j]), float(table.values[i, j])) for j in order[::-1][:top] if row[j] > 0]
         bound = float(scores[i]) - float(np.sum(row))
         by_block = {k: float(v[i]) for k, v in blocks[0].items()} if blocks else {}
-        expl = Explanation(float(scores[i]), float(row[-1]), by_extractor, by_artifact, down, up, bound=bound)
-        expl.by_block = by_block
-        out.append(expl)
+        out.append(Explanation(
+            float(scores[i]), float(row[-1]), by_extractor, by_artifact, down, up, bound=bound, by_block=by_block
+        ))  # fmt: skip
     return out
 
 
