@@ -43,38 +43,60 @@ from pathlib import Path
 import av
 import cv2
 import numpy as np
+from av.video.reformatter import VideoReformatter
 
 from aigvqa.model import QualityModel
 from aigvqa.registry import EXTRACTORS
-from aigvqa.synthetic import make_dataset, render_clip, write_video
+from aigvqa.synthetic import render_clip, write_video
 from aigvqa.video import read_clip
+from aigvqa.zoo import resolve_model
 
 HERE = Path(__file__).resolve().parent
 FETV = HERE.parent.parent / "shared" / "data" / "fetv"
-# (label, width, height, frames, fps, extension)
-CASES = [
-    ("5 s 1280x720 24 fps H.264", 1280, 720, 120, 24, ".mp4"),
-    ("5 s 1920x1080 24 fps H.264", 1920, 1080, 120, 24, ".mp4"),
-    ("FETV-sized GIF, 256x256, 24 frames", 256, 256, 24, 8, ".gif"),
-]
+# (label, width, height, frames, fps, extension, scene)
+CASES = {
+    "720p": ("5 s 1280x720 24 fps H.264, textured scene", 1280, 720, 120, 24, ".mp4", "textured"),
+    "1080p": ("5 s 1920x1080 24 fps H.264, textured scene", 1920, 1080, 120, 24, ".mp4", "textured"),
+    "720p-flat": ("5 s 1280x720 24 fps H.264, low-detail scene", 1280, 720, 120, 24, ".mp4", "flat"),
+    "1080p-flat": ("5 s 1920x1080 24 fps H.264, low-detail scene", 1920, 1080, 120, 24, ".mp4", "flat"),
+    "gif": ("FETV-sized GIF, 256x256, 24 frames", 256, 256, 24, 8, ".gif", "textured"),
+}
 
 
 def _aigvqa() -> list[str]:
     return [sys.executable, "-m", "aigvqa"]
 
 
-def render(path: Path, width: int, height: int, n_frames: int, fps: int) -> Path:
-    """A synthetic scene (moving textured objects, camera jitter) written to ``path``."""
-    rng = np.random.default_rng(0)
-    frames, _ = render_clip(rng, [("jitter", 0.3)], size=(width, height), n_frames=n_frames, fps=fps)
+def _flat_frames(width: int, height: int, n_frames: int):
+    """A low-detail scene: two drifting colour ramps and a moving white block (cheap to decode)."""
+    yy, xx = np.mgrid[0:height, 0:width]
+    for i in range(n_frames):
+        frame = np.empty((height, width, 3), np.uint8)
+        frame[..., 0] = (xx + 4 * i) % 256
+        frame[..., 1] = (yy + 2 * i) % 256
+        frame[..., 2] = 128
+        x0 = (width // 25 + 5 * i) % max(1, width - width // 6)
+        frame[height // 4 : height // 2, x0 : x0 + width // 6] = 255
+        yield frame
+
+
+def render(path: Path, width: int, height: int, n_frames: int, fps: int, scene: str = "textured") -> Path:
+    """A synthetic scene written to ``path``: ``textured`` (moving textured objects, camera
+    jitter; costly to decode) or ``flat`` (:func:`_flat_frames`)."""
+    if scene == "flat":
+        frames = _flat_frames(width, height, n_frames)
+    else:
+        frames, _ = render_clip(np.random.default_rng(0), [("jitter", 0.3)], size=(width, height),
+                                n_frames=n_frames, fps=fps)  # fmt: skip
     return write_video(path, frames, fps, codec="gif" if path.suffix == ".gif" else "libx264")
 
 
-def make_clips(folder: Path, width: int, height: int, n_frames: int, fps: int, ext: str, count: int) -> list[Path]:
+def make_clips(folder: Path, width: int, height: int, n_frames: int, fps: int, ext: str, scene: str,
+               count: int) -> list[Path]:  # fmt: skip
     """``count`` clips with different bytes and similar content: one rendered scene, each copy
     shifted and brightened a little."""
     folder.mkdir(parents=True, exist_ok=True)
-    base = render(folder / f"base{ext}", width, height, n_frames, fps)
+    base = render(folder / f"base{ext}", width, height, n_frames, fps, scene)
     clips = []
     for k in range(count):
         def variant(k=k):
@@ -94,6 +116,17 @@ def plain_decode(path: Path) -> float:
     with av.open(str(path)) as container:
         for frame in container.decode(video=0):
             frame.to_ndarray(format="rgb24")
+    return time.perf_counter() - start
+
+
+def plain_decode_reused(path: Path) -> float:
+    """(a'): as (a), but every frame converted by one reused swscale context
+    (``VideoReformatter``) instead of a new one per frame."""
+    reformatter = VideoReformatter()
+    start = time.perf_counter()
+    with av.open(str(path)) as container:
+        for frame in container.decode(video=0):
+            reformatter.reformat(frame, format="rgb24").to_ndarray()
     return time.perf_counter() - start
 
 
@@ -123,7 +156,7 @@ def predict_seconds(clips: list[Path], model: Path, work: Path) -> float:
 def stage_profile(path: Path, model: Path, repeats: int) -> dict[str, float]:
     """Seconds per stage for one clip (best of ``repeats``), with one OpenCV thread."""
     cv2.setNumThreads(1)
-    loaded = QualityModel.load(model)
+    loaded = QualityModel.load(resolve_model(model))
     extractors = [EXTRACTORS.get(name)(**config) for name, config in loaded.extractor_specs()]
     extractors = [ex for ex in extractors if ex.needs_video]
     best: dict[str, float] = {}
@@ -165,21 +198,6 @@ def _timed_conversion():
         yield total
     finally:
         setattr(owner, name, original)
-
-
-def default_model(work: Path, features: str) -> Path:
-    out = work / "model"
-    env = dict(os.environ, AIGVQA_CACHE_DIR=str(work / "train-cache"))
-    if (FETV / "labels.json").exists():
-        data, videos, what = FETV / "labels.json", FETV / "videos", "FETV (174 clips)"
-    else:
-        items = make_dataset(work / "train", n_clips=24, seed=0)
-        data, videos, what = work / "train.json", work / "train" / "videos", "24 synthetic clips"
-        data.write_text(json.dumps(items))
-    subprocess.run([*_aigvqa(), "train", str(data), "--videos", str(videos), "--features", features,
-                    "--out", str(out), "-q"], check=True, stdout=subprocess.DEVNULL, env=env)  # fmt: skip
-    print(f"model: trained on {what}, --features {features}")
-    return out
 
 
 def peak_memory_mb(clip: Path, model: Path, work: Path) -> float:
@@ -230,40 +248,46 @@ def _spread(values: list[float], unit: str = "s") -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--model", type=Path, help="model directory (default: train the default model)")
-    parser.add_argument("--features", default="classic,lexical", help="features of the model trained here")
+    parser.add_argument("--model", default="default", help="model directory or bundled name (default: default)")
     parser.add_argument("--clips", type=int, default=6, help="clips per case (the marginal cost needs >= 2)")
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--cases", default="720p,1080p,gif", help="comma-separated subset of 720p,1080p,gif")
+    parser.add_argument("--cases", default=",".join(CASES), help=f"comma-separated subset of {','.join(CASES)}")
     parser.add_argument("--skip-memory", action="store_true")
     args = parser.parse_args()
     if args.clips < 2:
         parser.error("--clips must be at least 2")
-    chosen = {"720p": CASES[0], "1080p": CASES[1], "gif": CASES[2]}
-    cases = [chosen[c.strip()] for c in args.cases.split(",")]
+    unknown = sorted({c.strip() for c in args.cases.split(",")} - set(CASES))
+    if unknown:
+        parser.error(f"unknown cases {', '.join(unknown)}; known: {', '.join(CASES)}")
+    cases = [CASES[c.strip()] for c in args.cases.split(",")]
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        model = args.model or default_model(work, args.features)
+        model = args.model
+        print(f"model: {model}")
         print(f"cpu cores: {os.cpu_count()}; load average at start: {os.getloadavg()[0]:.1f}")
         clips = {c[0]: make_clips(work / f"case{i}", *c[1:], args.clips) for i, c in enumerate(cases)}
-        rows = {c[0]: {"a": [], "b": [], "marginal": [], "ra": [], "rb": []} for c in cases}
+        rows = {c[0]: {"a": [], "a2": [], "b": [], "marginal": [], "ra": [], "ra2": [], "rb": []} for c in cases}
         for r in range(args.repeats):  # interleaved: every case and every measure in each round
             for label, paths in clips.items():
                 a = float(np.mean([plain_decode(p) for p in paths]))
+                a2 = float(np.mean([plain_decode_reused(p) for p in paths]))
                 b = float(np.mean([fastest_decode(p) for p in paths]))
                 order = [paths[:1], paths] if r % 2 == 0 else [paths, paths[:1]]
                 times = {len(s): predict_seconds(s, model, work) for s in order}
                 marginal = (times[len(paths)] - times[1]) / (len(paths) - 1)
                 row = rows[label]
-                row["a"].append(a), row["b"].append(b), row["marginal"].append(marginal)
-                row["ra"].append(marginal / a), row["rb"].append(marginal / b)
+                row["a"].append(a), row["a2"].append(a2), row["b"].append(b), row["marginal"].append(marginal)
+                row["ra"].append(marginal / a), row["ra2"].append(marginal / a2), row["rb"].append(marginal / b)
         print(f"\n{args.repeats} interleaved repeats, {args.clips} clips per case; per clip:")
         for label, row in rows.items():
             print(f"{label}:")
             print(f"  (a) plain PyAV decode to RGB, default settings:  {_spread(row['a'])}")
+            print(f"  (a') the same, one reused swscale context:      {_spread(row['a2'])}")
             print(f"  (b) fastest plain PyAV decode (threads, no RGB): {_spread(row['b'])}")
             print(f"  aigvqa predict --workers 1, marginal per clip:   {_spread(row['marginal'])}")
-            print(f"  ratio marginal / (a): {_spread(row['ra'], 'x')}   marginal / (b): {_spread(row['rb'], 'x')}")
+            print(f"  ratio marginal / (a):  {_spread(row['ra'], 'x')}")
+            print(f"  ratio marginal / (a'): {_spread(row['ra2'], 'x')}")
+            print(f"  ratio marginal / (b):  {_spread(row['rb'], 'x')}")
         print("\nper-stage profile of one clip (this process, one OpenCV thread, best of repeats):")
         for label, paths in clips.items():
             stages = stage_profile(paths[0], model, args.repeats)

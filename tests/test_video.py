@@ -201,3 +201,22 @@ def test_downscaled_frames_keep_their_colours(pix_fmt, colorspace):
     # and the whole frame matches swscale's own area-filtered conversion closely
     reference = frame.to_ndarray(format="rgb24", width=48, height=32, interpolation="AREA").astype(int)
     assert np.abs(small - reference).mean() < 3
+
+
+def test_decoder_threads_never_change_the_frames(tmp_path, monkeypatch):
+    """A pool caps each worker's decoder threads (cores // workers); the frames stay identical."""
+    import aigvqa.threads as threads
+
+    path = write_clip(tmp_path / "c.mp4", _frames(30, 96, 64))
+    reference = read_clip(path)
+    monkeypatch.setattr(threads, "available_cores", lambda: 8)
+    for cores in (1, 3):
+        threads.set_worker_cores(cores)
+        assert threads.decoder_threads() == cores
+        clip = read_clip(path)
+        assert np.array_equal(clip.frames, reference.frames) and np.array_equal(clip.motion, reference.motion)
+    threads.set_worker_cores(0)
+    assert threads.decoder_threads() == 0  # uncapped: FFmpeg's own choice
+    assert threads.cores_per_worker(3) == 2 and threads.cores_per_worker(16) == 1
+    with pytest.raises(ValueError, match="must be >= 0"):
+        threads.set_worker_cores(-1)

@@ -87,7 +87,8 @@ class FeatureCache:
         return features
 
     def put(self, extractor: str, settings: str, content: str, features: dict[str, Any]) -> None:
-        """Store features atomically (write to a temporary file, then rename)."""
+        """Store features atomically (write to a temporary file, then rename; a killed writer
+        never leaves a partial entry under the final name)."""
         path = self._path(extractor, settings, content)
         path.parent.mkdir(parents=True, exist_ok=True)
         arrays = features.get("__arrays__", {})
@@ -101,8 +102,8 @@ class FeatureCache:
                     values=np.array(list(scalars.values()), dtype=np.float64),
                     **arrays,
                 )
-                f.flush()
-                os.fsync(f.fileno())
+            # no fsync: a cache entry lost or cut short by a power failure reads as missing
+            # (``get`` returns None for any unreadable entry) and is recomputed
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

@@ -54,10 +54,12 @@ def _watch_parent(pid: int, interval: float = 1.0) -> None:
     os._exit(1)
 
 
-def init_worker(parent_pid: int | None = None, ignore_sigint: bool = True) -> None:
+def init_worker(parent_pid: int | None = None, ignore_sigint: bool = True, cores: int = 1) -> None:
     """Per-process set-up of a worker: one OpenCV thread (parallelism comes from processes),
-    no reaction to Ctrl-C (the parent decides when workers stop) and, given the parent's pid,
-    exit when the parent dies (a pool's workers otherwise outlive a ``kill -9``'d parent)."""
+    ``cores`` cores for one video (its decoder's threads and extractors side by side, see
+    :mod:`aigvqa.threads`), no reaction to Ctrl-C (the parent decides when workers stop) and,
+    given the parent's pid, exit when the parent dies (a pool's workers otherwise outlive a
+    ``kill -9``'d parent)."""
     global _worker_ready
     if _worker_ready:
         return
@@ -66,7 +68,10 @@ def init_worker(parent_pid: int | None = None, ignore_sigint: bool = True) -> No
 
     import cv2
 
+    from aigvqa.threads import set_worker_cores
+
     cv2.setNumThreads(1)
+    set_worker_cores(cores)
     if ignore_sigint and sys.platform != "win32":
         signal.signal(signal.SIGINT, signal.SIG_IGN)
     if parent_pid is not None and sys.platform != "win32":
@@ -106,7 +111,12 @@ def _pool(workers: int):
         # already imported the extraction code, so starting a pool costs little.
         ctx = mp.get_context("forkserver")
         ctx.set_forkserver_preload(["aigvqa.extract"])
-    return ProcessPoolExecutor(max_workers=workers, mp_context=ctx, initializer=init_worker, initargs=(os.getpid(),))
+    from aigvqa.threads import cores_per_worker
+
+    return ProcessPoolExecutor(
+        max_workers=workers, mp_context=ctx, initializer=init_worker,
+        initargs=(os.getpid(), True, cores_per_worker(workers)),
+    )  # fmt: skip
 
 
 def _stop(pool) -> None:

@@ -16,6 +16,8 @@ import cv2
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
+from aigvqa.threads import decoder_threads
+
 VIDEO_EXTENSIONS = (".mp4", ".webm", ".mkv", ".mov", ".avi", ".gif", ".m4v", ".mpg", ".mpeg")
 
 # Bump whenever what ``read_clip`` returns for a given file changes: it is part of the
@@ -126,6 +128,7 @@ def _iter_frames(container, errors: list[str]):
     """
     stream = container.streams.video[0]
     stream.thread_type = "AUTO"
+    stream.codec_context.thread_count = decoder_threads()  # never changes the decoded frames
     packets = container.demux(stream)
     while True:
         try:
