@@ -153,3 +153,35 @@ def test_the_cpu_pretrained_recipe_loads_and_covers_every_column():
     assert not stack.uses_sequences  # tabular blocks: explain works
     stack.set_feature_names([f"{n}.x" for n, _ in model.extractor_specs()])  # every extractor is in a block
     assert stack.block_names() == ["classic+prompt", "backbone"]
+
+
+def test_a_block_with_absent_input_moves_the_score_neither_up_nor_down(tmp_path):
+    """No prompt (the absent_if_zero column is 0): the prompt block gives its average, share 0."""
+    rng = np.random.default_rng(1)
+    n = 160
+    video, prompt = rng.normal(size=(n, 3)), rng.normal(size=(n, 2))
+    chars = rng.integers(5, 60, size=(n, 1)).astype(float)
+    y = video @ np.array([1.0, -0.5, 0.2]) + prompt @ np.array([0.8, 0.4]) + 0.01 * chars[:, 0]
+    X = np.hstack([video, prompt, chars])
+    names = [f"temporal.t{i}" for i in range(3)] + ["lexical.a", "lexical.b", "lexical.lex_chars"]
+    blocks = [
+        {"name": "video", "features": "temporal", "regressor": "ridge"},
+        {"name": "prompt", "features": "lexical", "regressor": "ridge", "absent_if_zero": "lexical.lex_chars"},
+    ]
+    stack = _stack(names, blocks=blocks).fit(X, y)
+    assert min(stack.weights) > 0.3
+    no_prompt = X.copy()
+    no_prompt[:, 3:] = 0.0  # what the lexical extractor gives for an empty prompt
+    video_only = stack.intercept + stack.weights[0] * stack.models[0].predict(X[:, :3])
+    expected = video_only + stack.weights[1] * stack.centres[1]
+    np.testing.assert_allclose(stack.predict(no_prompt), expected, atol=1e-9)
+    # the average prompt: as many prompted rows score above as below the prompt-free score
+    assert abs(np.mean(stack.predict(X) - stack.predict(no_prompt))) < 0.05
+    shares = stack.block_contributions(no_prompt)
+    np.testing.assert_allclose(shares["prompt"], 0.0, atol=1e-12)
+    np.testing.assert_allclose(stack.contributions(no_prompt).sum(axis=1), stack.predict(no_prompt), atol=1e-8)
+    stack.save(tmp_path, "m")
+    loaded = type(stack).load(tmp_path, "m", 0, blocks=blocks)
+    np.testing.assert_array_equal(loaded.predict(no_prompt), stack.predict(no_prompt))
+    with pytest.raises(ValueError, match="absent_if_zero column 'lexical.nope'"):
+        _stack(names, blocks=[blocks[0], {**blocks[1], "absent_if_zero": "lexical.nope"}])

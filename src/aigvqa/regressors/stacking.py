@@ -12,11 +12,15 @@ model and lets a second level decide how much each block's prediction is worth:
    ``combine="mean"``: equal weights), so a block that does not help gets weight 0;
 3. every block's model is refitted on all rows; a prediction is ``b + Σ w_k · f_k(x)``.
 
-Blocks are given as ``{"name", "features", "regressor", "params"}``: ``features`` is a feature
-spec (groups or extractor names, as ``--features``), ``regressor`` any registered regressor
-(default ``ridge``), ``params`` its settings. Every column must belong to a block (a column may
-be in several); a block with no column in the table (e.g. in the prompt-only fallback model) is
-left out. The explanation splits each score into a baseline and one share per block.
+Blocks are given as ``{"name", "features", "regressor", "params", "absent_if_zero"}``:
+``features`` is a feature spec (groups or extractor names, as ``--features``), ``regressor``
+any registered regressor (default ``ridge``), ``params`` its settings. ``absent_if_zero`` names
+a column (e.g. ``lexical.lex_chars``) that is 0 when the block's input is missing (no prompt):
+such a row's block prediction is replaced by the block's mean out-of-fold prediction, so a
+missing input moves the score neither up nor down (its explained share is 0). Every column
+must belong to a block (a column may be in several); a block with no column in the table (e.g.
+in the prompt-only fallback model) is left out. The explanation splits each score into a
+baseline and one share per block.
 """
 
 from __future__ import annotations
@@ -90,7 +94,7 @@ class StackingRegressor(Regressor):
         for i, block in enumerate(blocks):
             if not isinstance(block, dict) or not isinstance(block.get("features"), str):
                 raise ValueError(f"stack: block {i} must be an object with a 'features' spec, got {block!r}")
-            unknown = sorted(set(block) - {"name", "features", "regressor", "params"})
+            unknown = sorted(set(block) - {"name", "features", "regressor", "params", "absent_if_zero"})
             if unknown:
                 raise ValueError(f"stack: block {i} has unknown keys {', '.join(unknown)}")
             regressor = block.get("regressor", "ridge")
@@ -104,6 +108,7 @@ class StackingRegressor(Regressor):
                     "features": block["features"],
                     "regressor": regressor,
                     "params": dict(block.get("params", {})),
+                    "absent_if_zero": block.get("absent_if_zero"),
                 }
             )
         names = [b["name"] for b in self.blocks]
@@ -123,6 +128,7 @@ class StackingRegressor(Regressor):
         self.weights = np.zeros(0)
         self.intercept = 0.0
         self.centres = np.zeros(0)  # mean out-of-fold prediction of each active block
+        self.absent_columns: list[int | None] = []  # per active block: its absent_if_zero column
 
     @property
     def uses_sequences(self) -> bool:  # type: ignore[override]
@@ -143,6 +149,13 @@ class StackingRegressor(Regressor):
             if len(cols):
                 self.active.append(i)
                 self.columns.append(cols)
+        self.absent_columns = []
+        for i in self.active:
+            column = self.blocks[i]["absent_if_zero"]
+            if column is not None and column not in self.feature_names:
+                raise ValueError(f"stack: block {self.blocks[i]['name']!r}: absent_if_zero column {column!r} "
+                                 "is not in the feature table")  # fmt: skip
+            self.absent_columns.append(None if column is None else self.feature_names.index(column))
         if not assigned.all():
             missing = sorted({extractors[j] for j in np.flatnonzero(~assigned)})
             raise ValueError(
@@ -191,19 +204,34 @@ class StackingRegressor(Regressor):
             oof = np.column_stack(
                 [m.predict(X[:, c], s) for m, c, s in zip(self.models, self.columns, seqs, strict=True)]
             )
+        absent = self._absent(X)
+        present_oof = np.where(absent, np.nan, oof)
+        self.centres = np.array(
+            [np.nanmean(c) if np.isfinite(c).any() else 0.0 for c in present_oof.T], dtype=float
+        ).reshape(n_blocks)
+        oof = np.where(absent, self.centres, oof)
         if self.combine == "nnls" and enough:
             self.weights, self.intercept = nonnegative_weights(oof, y)
         else:
             self.weights = np.full(n_blocks, 1.0 / n_blocks)
             self.intercept = float(y.mean() - oof.mean(axis=0) @ self.weights)
-        self.centres = oof.mean(axis=0)
         return self
 
+    def _absent(self, X: np.ndarray) -> np.ndarray:
+        """(n, blocks) mask: rows whose block input is missing (its absent_if_zero column is 0)."""
+        mask = np.zeros((len(X), len(self.active)), dtype=bool)
+        for k, column in enumerate(self.absent_columns):
+            if column is not None:
+                mask[:, k] = X[:, column] == 0
+        return mask
+
     def _block_predictions(self, X: np.ndarray, sequences: Sequences) -> np.ndarray:
-        return np.column_stack(
+        """Each block's prediction of each row; a block whose input is absent gives its centre."""
+        P = np.column_stack(
             [m.predict(X[:, cols], self._block_sequences(k, sequences))
              for k, (m, cols) in enumerate(zip(self.models, self.columns, strict=True))]
         )  # fmt: skip
+        return np.where(self._absent(X), self.centres, P)
 
     def predict(self, X: np.ndarray, sequences: Sequences = None) -> np.ndarray:
         return self.intercept + self._block_predictions(X, sequences) @ self.weights
@@ -225,8 +253,11 @@ class StackingRegressor(Regressor):
         """Each block model's feature contributions times its weight, summed per column."""
         out = np.zeros((len(X), X.shape[1] + 1))
         out[:, -1] = self.intercept
-        for model, cols, w in zip(self.models, self.columns, self.weights, strict=True):
+        absent = self._absent(X)
+        for k, (model, cols, w) in enumerate(zip(self.models, self.columns, self.weights, strict=True)):
             c = model.contributions(X[:, cols])
+            c[absent[:, k]] = 0.0  # a missing input: the block's centre, all in the baseline
+            c[absent[:, k], -1] = self.centres[k]
             out[:, cols] += w * c[:, :-1]
             out[:, -1] += w * c[:, -1]
         return out
@@ -249,8 +280,16 @@ class StackingRegressor(Regressor):
             "format": FORMAT,
             "feature_names": self.feature_names,
             "blocks": [
-                {"name": self.blocks[i]["name"], "columns": cols.tolist(), "weight": float(w), "centre": float(c)}
-                for i, cols, w, c in zip(self.active, self.columns, self.weights, self.centres, strict=True)
+                {
+                    "name": self.blocks[i]["name"],
+                    "columns": cols.tolist(),
+                    "weight": float(w),
+                    "centre": float(c),
+                    "absent_column": a,
+                }
+                for i, cols, w, c, a in zip(
+                    self.active, self.columns, self.weights, self.centres, self.absent_columns, strict=True
+                )
             ],
             "intercept": self.intercept,
         }
@@ -268,6 +307,7 @@ class StackingRegressor(Regressor):
         model.columns = [np.asarray(b["columns"], dtype=int) for b in state["blocks"]]
         model.weights = np.array([b["weight"] for b in state["blocks"]], dtype=float)
         model.centres = np.array([b["centre"] for b in state["blocks"]], dtype=float)
+        model.absent_columns = [b.get("absent_column") for b in state["blocks"]]
         model.intercept = float(state["intercept"])
         model.models = []
         for k, i in enumerate(model.active):
