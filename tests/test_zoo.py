@@ -110,13 +110,15 @@ def test_augmentation_teaches_a_model_that_artifacts_lower_the_score(tmp_path, i
     from aigvqa.pipeline import train
     from aigvqa.synthetic import make_dataset
 
-    records = make_dataset(tmp_path / "train", n_clips=16, seed=5, size=(96, 64), n_frames=12)
+    records = make_dataset(tmp_path / "train", n_clips=24, seed=5, size=(96, 64), n_frames=12)
     items = [Item(r["video"], r["prompt"], {"gt_score": r["gt_score"]}) for r in records]
     augment = {"copies": 2, "drop": 0.8, "scales": [0.5, 2.0], "seed": 0}
     model = QualityModel(features="video", regressor="lightgbm", augment=augment)
     model, _ = train(model, items, RunOptions(videos_dir=tmp_path / "train" / "videos", workers=0, progress=False))
-    assert model.n_train_ == 16 * (2 * len(ARTIFACTS) + 3)
-    held = _clean_clips(tmp_path / "held", n=2, size=(96, 64), frames=12)
+    assert model.n_train_ == 24 * (2 * len(ARTIFACTS) + 3)
+    # 24 clips and 4 held out: the share of ordered pairs measured 0.87-0.89 over runs (16 and 2
+    # gave 0.78-0.90: libx264 via PyAV does not always give the same bytes, see README Determinism)
+    held = _clean_clips(tmp_path / "held", n=4, size=(96, 64), frames=12)
     opts = RunOptions(videos_dir="/", cache=None, workers=0, progress=False)
     result = measure(lambda its: predict(model, its, opts)[0], held, tmp_path / "held", tmp_path / "copies")
     assert result.overall() >= 0.8, {a: result.pair_rate(a) for a in ARTIFACTS}
