@@ -1,10 +1,13 @@
 """Speed and memory of aigvqa's video featurisation against plain PyAV decoding, in one run.
 
-For 5-second 24 fps H.264 clips at 1280x720 and 1920x1080 and for FETV-sized GIFs (256x256,
-24 frames at 8 fps), interleaved, ``--repeats`` times:
+For 5-second 24 fps H.264 clips at 1280x720 and 1920x1080, of a textured scene (costly to
+decode) and of a low-detail one (cheap to decode), and for FETV-sized GIFs (256x256, 24 frames
+at 8 fps), interleaved, ``--repeats`` times:
 
 * (a) plain decode: PyAV with its default decoder settings decodes every frame of a clip and
   converts it to RGB (``for f in container.decode(video=0): f.to_ndarray(format="rgb24")``);
+* (a') the same, every frame converted by one reused swscale context (``to_ndarray`` builds a
+  new one per frame, which FFmpeg 8 makes costly and sensitive to machine load);
 * (b) fastest plain decode: the same with the decoder's own threads on
   (``thread_type = "AUTO"``), every frame decoded, none converted;
 * aigvqa's marginal cost per clip: ``aigvqa predict --workers 1`` (cold cache: a new, empty
@@ -13,19 +16,19 @@ For 5-second 24 fps H.264 clips at 1280x720 and 1920x1080 and for FETV-sized GIF
   cancel out; what is left is hashing, decoding, sampling, every feature extractor, the cache
   writes and the prediction of one more clip.
 
-It prints (a) and (b) per clip, aigvqa's marginal cost, and the ratios marginal / (a) and
-marginal / (b): each repeat gives one ratio, computed from measurements taken back to back;
+It prints (a), (a') and (b) per clip, aigvqa's marginal cost, and the ratios of the marginal
+cost to each: each repeat gives one ratio, computed from measurements taken back to back;
 the median and the range over repeats are reported. Then a per-stage profile of one clip, in
 this process with one OpenCV thread as in a worker (best of ``--repeats``): ``read_clip``'s
 decoding and sampling, its converting/downscaling of the kept frames to RGB, and each
 extractor. Finally the peak memory of ``aigvqa predict --workers 1`` on a
 60-second 1080p clip, summed over its processes (the CLI and its extraction worker; Linux).
 
-The default model is trained on FETV (``aigvqa train labels.json --features classic,lexical``,
-the light install's default) when the FETV data is found, else on synthetic clips; or pass
-``--model DIR``.
+The model is the bundled ``default`` unless ``--model`` names another (a directory or a bundled
+name).
 
-    python benchmarks/speed.py [--model DIR] [--clips 6] [--repeats 5] [--skip-memory]
+    python benchmarks/speed.py [--model DIR|NAME] [--clips 6] [--repeats 5] [--cases 720p,gif,...]
+                               [--skip-memory]
 """
 
 from __future__ import annotations
@@ -52,7 +55,6 @@ from aigvqa.video import read_clip
 from aigvqa.zoo import resolve_model
 
 HERE = Path(__file__).resolve().parent
-FETV = HERE.parent.parent / "shared" / "data" / "fetv"
 # (label, width, height, frames, fps, extension, scene)
 CASES = {
     "720p": ("5 s 1280x720 24 fps H.264, textured scene", 1280, 720, 120, 24, ".mp4", "textured"),

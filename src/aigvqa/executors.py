@@ -56,8 +56,8 @@ def _watch_parent(pid: int, interval: float = 1.0) -> None:
 
 def init_worker(parent_pid: int | None = None, ignore_sigint: bool = True, cores: int = 1) -> None:
     """Per-process set-up of a worker: one OpenCV thread (parallelism comes from processes),
-    ``cores`` cores for one video (its decoder's threads and extractors side by side, see
-    :mod:`aigvqa.threads`), no reaction to Ctrl-C (the parent decides when workers stop) and,
+    ``cores`` cores for one video (its decoder's threads, see :mod:`aigvqa.threads`; a Ray
+    task gets the default, one), no reaction to Ctrl-C (the parent decides when workers stop) and,
     given the parent's pid, exit when the parent dies (a pool's workers otherwise outlive a
     ``kill -9``'d parent)."""
     global _worker_ready

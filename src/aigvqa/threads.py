@@ -1,9 +1,9 @@
 """How many cores this process may use for one video: the number of its decoder's threads.
 
 A pool of N worker processes on C cores gives each worker C // N cores (at least one), so N
-decoders do not start N × C threads that fight over the cores. The default (0) means "all
-the cores of the machine" (a run in the calling process, a Ray task). No setting changes a
-result: only how fast it is computed.
+decoders do not start N × C threads that fight over the cores; a Ray task (one CPU each) gets
+one. Unset (0, a run in the calling process) means "all the cores of the machine". No setting
+changes a result: only how fast it is computed.
 """
 
 from __future__ import annotations

@@ -149,13 +149,7 @@ class StackingRegressor(Regressor):
             if len(cols):
                 self.active.append(i)
                 self.columns.append(cols)
-        self.absent_columns = []
-        for i in self.active:
-            column = self.blocks[i]["absent_if_zero"]
-            if column is not None and column not in self.feature_names:
-                raise ValueError(f"stack: block {self.blocks[i]['name']!r}: absent_if_zero column {column!r} "
-                                 "is not in the feature table")  # fmt: skip
-            self.absent_columns.append(None if column is None else self.feature_names.index(column))
+        self.absent_columns = self._absent_columns()
         if not assigned.all():
             missing = sorted({extractors[j] for j in np.flatnonzero(~assigned)})
             raise ValueError(
@@ -163,6 +157,17 @@ class StackingRegressor(Regressor):
             )
         if not self.active:
             raise ValueError("stack: no block has a column in this feature table")
+
+    def _absent_columns(self) -> list[int | None]:
+        """Per active block, the index of its ``absent_if_zero`` column (None: never absent)."""
+        out: list[int | None] = []
+        for i in self.active:
+            column = self.blocks[i]["absent_if_zero"]
+            if column is not None and column not in self.feature_names:
+                raise ValueError(f"stack: block {self.blocks[i]['name']!r}: absent_if_zero column {column!r} "
+                                 "is not in the feature table")  # fmt: skip
+            out.append(None if column is None else self.feature_names.index(column))
+        return out
 
     def _block_sequences(self, k: int, sequences: Sequences) -> Sequences:
         members = _spec_extractors(self.blocks[self.active[k]]["features"])
@@ -204,11 +209,8 @@ class StackingRegressor(Regressor):
             oof = np.column_stack(
                 [m.predict(X[:, c], s) for m, c, s in zip(self.models, self.columns, seqs, strict=True)]
             )
-        absent = self._absent(X)
-        present_oof = np.where(absent, np.nan, oof)
-        self.centres = np.array(
-            [np.nanmean(c) if np.isfinite(c).any() else 0.0 for c in present_oof.T], dtype=float
-        ).reshape(n_blocks)
+        absent = self._absent(X)  # centres: the mean out-of-fold prediction over rows with input
+        self.centres = np.array([p[~a].mean() if (~a).any() else 0.0 for p, a in zip(oof.T, absent.T, strict=True)])
         oof = np.where(absent, self.centres, oof)
         if self.combine == "nnls" and enough:
             self.weights, self.intercept = nonnegative_weights(oof, y)
@@ -280,16 +282,8 @@ class StackingRegressor(Regressor):
             "format": FORMAT,
             "feature_names": self.feature_names,
             "blocks": [
-                {
-                    "name": self.blocks[i]["name"],
-                    "columns": cols.tolist(),
-                    "weight": float(w),
-                    "centre": float(c),
-                    "absent_column": a,
-                }
-                for i, cols, w, c, a in zip(
-                    self.active, self.columns, self.weights, self.centres, self.absent_columns, strict=True
-                )
+                {"name": self.blocks[i]["name"], "columns": cols.tolist(), "weight": float(w), "centre": float(c)}
+                for i, cols, w, c in zip(self.active, self.columns, self.weights, self.centres, strict=True)
             ],
             "intercept": self.intercept,
         }
@@ -307,7 +301,7 @@ class StackingRegressor(Regressor):
         model.columns = [np.asarray(b["columns"], dtype=int) for b in state["blocks"]]
         model.weights = np.array([b["weight"] for b in state["blocks"]], dtype=float)
         model.centres = np.array([b["centre"] for b in state["blocks"]], dtype=float)
-        model.absent_columns = [b.get("absent_column") for b in state["blocks"]]
+        model.absent_columns = model._absent_columns()
         model.intercept = float(state["intercept"])
         model.models = []
         for k, i in enumerate(model.active):
