@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 import av
@@ -210,13 +211,41 @@ def test_decoder_threads_never_change_the_frames(tmp_path, monkeypatch):
     path = write_clip(tmp_path / "c.mp4", _frames(30, 96, 64))
     reference = read_clip(path)
     monkeypatch.setattr(threads, "available_cores", lambda: 8)
-    for cores in (1, 3):
+    for cores in (1, 3):  # 1: decoded in the reading thread; 3: a decoding thread runs ahead
         threads.set_worker_cores(cores)
-        assert threads.decoder_threads() == cores
+        assert threads.decoder_threads() == cores and threads.video_cores() == cores
         clip = read_clip(path)
         assert np.array_equal(clip.frames, reference.frames) and np.array_equal(clip.motion, reference.motion)
     threads.set_worker_cores(0)
     assert threads.decoder_threads() == 0  # uncapped: FFmpeg's own choice
+    assert threads.video_cores() == 8
     assert threads.cores_per_worker(3) == 2 and threads.cores_per_worker(16) == 1
     with pytest.raises(ValueError, match="must be >= 0"):
         threads.set_worker_cores(-1)
+
+
+def test_prefetched_frames_keep_order_raise_in_the_reader_and_stop_early():
+    from aigvqa.video import _prefetched
+
+    assert list(_prefetched(iter(range(100)), depth=3)) == list(range(100))
+
+    def failing():
+        yield 1
+        raise MemoryError("decoder ran out")
+
+    reader = _prefetched(failing())
+    assert next(reader) == 1
+    with pytest.raises(MemoryError, match="decoder ran out"):
+        next(reader)
+    produced = []
+
+    def endless():
+        for i in range(10**9):
+            produced.append(i)
+            yield i
+
+    reader = _prefetched(endless(), depth=2)
+    assert next(reader) == 0
+    reader.close()  # the decoding thread stops and is joined: nothing runs on after it
+    count = len(produced)
+    assert count <= 5 and not [t for t in threading.enumerate() if t.name == "aigvqa-decode"]

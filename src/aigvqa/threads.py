@@ -35,6 +35,11 @@ def decoder_threads() -> int:
     return _cores if 0 < _cores < available_cores() else 0
 
 
+def video_cores() -> int:
+    """Cores one video may use in this process (its decoder's threads, or all the cores)."""
+    return decoder_threads() or available_cores()
+
+
 def cores_per_worker(workers: int) -> int:
     """Cores each of ``workers`` processes gets on this machine (at least 1)."""
     return max(1, available_cores() // max(1, workers))

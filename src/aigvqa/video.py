@@ -7,6 +7,9 @@ sampled ones are converted, already downscaled, to RGB arrays.
 from __future__ import annotations
 
 import os
+import queue
+import threading
+from collections.abc import Generator, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +19,7 @@ import cv2
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
-from aigvqa.threads import decoder_threads
+from aigvqa.threads import decoder_threads, video_cores
 
 VIDEO_EXTENSIONS = (".mp4", ".webm", ".mkv", ".mov", ".avi", ".gif", ".m4v", ".mpg", ".mpeg")
 
@@ -148,6 +151,59 @@ def _iter_frames(container, errors: list[str]):
         yield from stream.codec_context.decode(None)
     except (av.FFmpegError, EOFError, ValueError):
         pass
+
+
+_END = object()
+
+
+class _Failure:
+    """An exception raised by the decoding thread, handed to the reader to raise."""
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+def _prefetched(frames: Iterator[Any], depth: int = 8) -> Generator[Any, None, None]:
+    """``frames`` decoded in a background thread, up to ``depth`` ahead of the reader.
+
+    PyAV releases the GIL while it decodes, so the next frames are decoded while the reader
+    converts this one: on a machine with a spare core the two overlap. The frames and their
+    order are those of ``frames``; an exception while decoding is raised in the reader.
+    """
+    buffer: queue.Queue = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                buffer.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def run() -> None:
+        try:
+            for frame in frames:
+                if not put(frame):
+                    return
+            put(_END)
+        except BaseException as exc:  # raised in the reader
+            put(_Failure(exc))
+
+    worker = threading.Thread(target=run, name="aigvqa-decode", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = buffer.get()
+            if item is _END:
+                return
+            if isinstance(item, _Failure):
+                raise item.exc
+            yield item
+    finally:
+        stop.set()
+        worker.join()
 
 
 class _Timing:
@@ -363,6 +419,7 @@ def read_clip(path: str | os.PathLike, config: SamplingConfig | None = None) -> 
     path = Path(path)
     container = _open(path)
     errors: list[str] = []
+    decoded: Generator[Any, None, None] | None = None
     try:
         stream = container.streams.video[0]
         header_fps = _stream_fps(stream)
@@ -376,7 +433,10 @@ def read_clip(path: str | os.PathLike, config: SamplingConfig | None = None) -> 
         width = height = 0
         timing = _Timing()
         convert = _Converter().rgb
-        for frame in _iter_frames(container, errors):
+        decoded = _iter_frames(container, errors)
+        if video_cores() > 1:  # decode the next frames while this one is converted
+            decoded = _prefetched(decoded)
+        for frame in decoded:
             if n == 0:
                 width, height = frame.width, frame.height
                 spatial_size = _scaled_size(width, height, config.spatial_side)
@@ -399,6 +459,8 @@ def read_clip(path: str | os.PathLike, config: SamplingConfig | None = None) -> 
     except Exception as exc:  # e.g. a pixel format that cannot be converted to RGB
         raise VideoError(path, f"cannot convert frames ({type(exc).__name__}: {_short(exc)})") from None
     finally:
+        if decoded is not None:
+            decoded.close()  # stops and joins the decoding thread before the file is closed
         container.close()
     if n == 0:
         raise _decode_failure(path, errors)
