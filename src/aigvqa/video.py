@@ -1,6 +1,7 @@
 """Video reading on PyAV: probing and deterministic frame sampling.
 
-Memory is bounded by the frames kept: frames are decoded one at a time and only the
+Memory is bounded by the frames kept: frames are decoded one at a time (at most 8 ahead of
+the reader, in a background thread, when the video may use more than one core) and only the
 sampled ones are converted, already downscaled, to RGB arrays.
 """
 
