@@ -222,6 +222,17 @@ def test_changed_sampling_recomputes(synthetic_data, counting, tmp_path):
     assert len(counting) == 4 and _Counting.calls == 4
 
 
+def test_another_opencv_release_recomputes_video_features(synthetic_data, counting, tmp_path, monkeypatch):
+    import aigvqa.extract as extract_mod
+
+    cache = FeatureCache(tmp_path / "c")
+    items = _items(synthetic_data, 2)
+    _extract(items, synthetic_data.videos, cache)
+    monkeypatch.setattr(extract_mod, "_opencv_version", lambda: "0.0.0-other")
+    _extract(items, synthetic_data.videos, cache)
+    assert len(counting) == 4 and _Counting.calls == 4  # features of another OpenCV are not reused
+
+
 def test_corrupt_entry_is_recomputed_and_repaired(synthetic_data, counting, tmp_path):
     cache = FeatureCache(tmp_path / "c")
     items = _items(synthetic_data, 3)

@@ -12,6 +12,7 @@ import itertools
 import os
 import time
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,8 @@ from aigvqa.data import Item
 from aigvqa.executors import EXECUTORS, get_executor, map_local  # noqa: F401  (map_local: re-exported)
 from aigvqa.features.base import FeatureExtractor
 from aigvqa.registry import EXTRACTORS
-from aigvqa.video import DECODER_VERSION, SamplingConfig, VideoError, read_clip
+from aigvqa.threads import video_cores
+from aigvqa.video import DECODER_VERSION, Clip, SamplingConfig, VideoError, read_clip
 
 ExtractorSpec = tuple[str, dict[str, Any]]
 
@@ -90,7 +92,17 @@ def _settings(extractor: FeatureExtractor, sampling: SamplingConfig | None) -> s
     if sampling is not None:
         settings["sampling"] = sampling.to_dict()
         settings["decoder"] = DECODER_VERSION
+        # OpenCV's optical flow and resampling change in the last digits between releases
+        # (4.14 to 5.0 moves 17 of the 64 temporal features): features never mix versions
+        settings["opencv"] = _opencv_version()
     return settings_digest(settings)
+
+
+@functools.lru_cache(maxsize=1)
+def _opencv_version() -> str:
+    import cv2
+
+    return str(cv2.__version__)
 
 
 def _content_key(extractor: FeatureExtractor, digest: str, prompt: str) -> str:
@@ -198,14 +210,43 @@ def run_video_task(task: VideoTask) -> VideoResult:
             return VideoResult(task.index, {}, "out of memory while decoding")
         except Exception as exc:  # a decoder bug must not lose the batch either
             return VideoResult(task.index, {}, f"cannot decode video ({type(exc).__name__}: {exc})")
-        for ex, key in missing:
-            try:
-                feats = ex.extract(clip, task.prompt if getattr(ex, "needs_prompt", False) else "")
-            except Exception as exc:  # an extractor bug must not lose the batch
+        outcomes = _extract_all(clip, [ex for ex, _ in missing], task.prompt)
+        for (ex, key), (feats, exc) in zip(missing, outcomes, strict=True):
+            if exc is not None:  # an extractor bug must not lose the batch
                 return VideoResult(task.index, {}, f"feature extractor '{ex.name}' failed: {type(exc).__name__}: {exc}")
             _put(cache, ex.name, key, _content_key(ex, digest, task.prompt), feats)
             results[ex.name] = feats
     return VideoResult(task.index, results)
+
+
+Outcome = tuple[dict[str, Any] | None, Exception | None]
+
+
+def _extract_one(ex: FeatureExtractor, clip: Clip, prompt: str) -> Outcome:
+    try:
+        return ex.extract(clip, prompt if getattr(ex, "needs_prompt", False) else ""), None
+    except Exception as exc:
+        return None, exc
+
+
+def _extract_all(clip: Clip, extractors: list[FeatureExtractor], prompt: str) -> list[Outcome]:
+    """``(features, None)`` or ``(None, exception)`` per extractor, in order.
+
+    When the video may use more than one core, the extractors marked ``concurrent`` run in
+    threads side by side (the rest after them, in this thread): each reads the clip only, so
+    the features are those of a run one after the other.
+    """
+    together = [i for i, ex in enumerate(extractors) if getattr(ex, "concurrent", False)]
+    threads = min(len(together), video_cores())
+    outcomes: dict[int, Outcome] = {}
+    if threads > 1:
+        with ThreadPoolExecutor(threads, thread_name_prefix="aigvqa-extract") as pool:
+            futures = {i: pool.submit(_extract_one, extractors[i], clip, prompt) for i in together}
+            outcomes = {i: f.result() for i, f in futures.items()}
+    for i, ex in enumerate(extractors):
+        if i not in outcomes:
+            outcomes[i] = _extract_one(ex, clip, prompt)
+    return [outcomes[i] for i in range(len(extractors))]
 
 
 def crashed_video_task(task: VideoTask, reason: str) -> VideoResult:

@@ -30,6 +30,9 @@ class FeatureExtractor(ABC):
     # (key substring, artifact) pair whose substring occurs in a feature key names it; a key
     # that matches none is labelled with the extractor's name
     artifacts: ClassVar[tuple[tuple[str, str], ...]] = ()
+    # may run in a thread beside the clip's other extractors (it only reads the clip and
+    # releases the GIL in its heavy work, as OpenCV and NumPy do); the output never changes
+    concurrent: ClassVar[bool] = False
 
     @classmethod
     def artifact_of(cls, key: str) -> str:

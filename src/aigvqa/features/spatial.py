@@ -402,6 +402,7 @@ class SpatialFeatures(FeatureExtractor):
 
     name = "spatial"
     version = "1"
+    concurrent = True
     measures = "blur, noise, unnatural texture (NSS), colour, exposure, blocking, banding"
     artifacts = (
         ("lapvar", "blur"), ("gradenergy", "blur"), ("lap_ratio", "blur"), ("grad_ratio", "blur"),

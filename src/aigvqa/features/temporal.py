@@ -114,6 +114,7 @@ class TemporalFeatures(FeatureExtractor):
 
     name = "temporal"
     version = "1"
+    concurrent = True
     measures = "motion amount, jitter/shake, flicker, morphing/warp error, frozen frames, cuts"
     artifacts = (
         ("frozen", "frozen frames"), ("framediff", "stutter"), ("flicker", "flicker"),
