@@ -3,7 +3,8 @@
 A pool of N worker processes on C cores gives each worker C // N cores (at least one), so N
 decoders do not start N × C threads that fight over the cores; a Ray task (one CPU each) gets
 one. Unset (0, a run in the calling process) means "all the cores of the machine". A video
-that may use more than one core is also decoded ahead in a thread of its own. No setting
+that may use more than one core is also decoded ahead in a thread of its own, and its
+``concurrent`` extractors run side by side in threads. No setting
 changes a result: only how fast it is computed.
 """
 
