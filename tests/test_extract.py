@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import aigvqa.threads as threads
-from aigvqa.extract import VideoTask, _extract_all, run_video_task
+from aigvqa.extract import VideoTask, _extract_in_order, run_video_task
 from aigvqa.features.base import FeatureExtractor
 from aigvqa.synthetic import render_clip, write_video
 from aigvqa.video import SamplingConfig
@@ -57,7 +57,7 @@ class _Recorder(FeatureExtractor):
 def test_a_failing_extractor_among_concurrent_ones_is_reported_and_the_others_kept(monkeypatch):
     monkeypatch.setattr(threads, "available_cores", lambda: 2)
     barrier = threading.Barrier(2)
-    outcomes = _extract_all(None, [_Recorder(barrier), _Recorder(barrier, fail=True)], "")
+    outcomes = list(_extract_in_order(None, [_Recorder(barrier), _Recorder(barrier, fail=True)], ""))
     (feats, error), (none, exc) = outcomes
     assert error is None and set(feats) == {"thread"}
     assert none is None and isinstance(exc, RuntimeError) and "broken measure" in str(exc)

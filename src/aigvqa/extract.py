@@ -11,12 +11,13 @@ import functools
 import itertools
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 
 import aigvqa.features  # noqa: F401  (registers the built-in extractors)
@@ -98,10 +99,7 @@ def _settings(extractor: FeatureExtractor, sampling: SamplingConfig | None) -> s
     return settings_digest(settings)
 
 
-@functools.lru_cache(maxsize=1)
 def _opencv_version() -> str:
-    import cv2
-
     return str(cv2.__version__)
 
 
@@ -210,9 +208,10 @@ def run_video_task(task: VideoTask) -> VideoResult:
             return VideoResult(task.index, {}, "out of memory while decoding")
         except Exception as exc:  # a decoder bug must not lose the batch either
             return VideoResult(task.index, {}, f"cannot decode video ({type(exc).__name__}: {exc})")
-        outcomes = _extract_all(clip, [ex for ex, _ in missing], task.prompt)
+        outcomes = _extract_in_order(clip, [ex for ex, _ in missing], task.prompt)
         for (ex, key), (feats, exc) in zip(missing, outcomes, strict=True):
             if exc is not None:  # an extractor bug must not lose the batch
+                outcomes.close()  # runs no later extractor; waits for those already in threads
                 return VideoResult(task.index, {}, f"feature extractor '{ex.name}' failed: {type(exc).__name__}: {exc}")
             _put(cache, ex.name, key, _content_key(ex, digest, task.prompt), feats)
             results[ex.name] = feats
@@ -229,24 +228,24 @@ def _extract_one(ex: FeatureExtractor, clip: Clip, prompt: str) -> Outcome:
         return None, exc
 
 
-def _extract_all(clip: Clip, extractors: list[FeatureExtractor], prompt: str) -> list[Outcome]:
-    """``(features, None)`` or ``(None, exception)`` per extractor, in order.
+def _extract_in_order(clip: Clip, extractors: list[FeatureExtractor], prompt: str) -> Iterator[Outcome]:
+    """``(features, None)`` or ``(None, exception)`` per extractor, in order; a caller that
+    stops at a failure runs no later extractor in this thread.
 
-    When the video may use more than one core, the extractors marked ``concurrent`` run in
-    threads side by side (the rest after them, in this thread): each reads the clip only, so
-    the features are those of a run one after the other.
+    When the video may use more than one core, the extractors marked ``concurrent`` start
+    side by side in threads at once: each only reads the clip, so the features are those of a
+    run one after the other.
     """
-    together = [i for i, ex in enumerate(extractors) if getattr(ex, "concurrent", False)]
+    together = [i for i, ex in enumerate(extractors) if ex.concurrent]
     threads = min(len(together), video_cores())
-    outcomes: dict[int, Outcome] = {}
-    if threads > 1:
-        with ThreadPoolExecutor(threads, thread_name_prefix="aigvqa-extract") as pool:
-            futures = {i: pool.submit(_extract_one, extractors[i], clip, prompt) for i in together}
-            outcomes = {i: f.result() for i, f in futures.items()}
-    for i, ex in enumerate(extractors):
-        if i not in outcomes:
-            outcomes[i] = _extract_one(ex, clip, prompt)
-    return [outcomes[i] for i in range(len(extractors))]
+    if threads < 2:
+        for ex in extractors:
+            yield _extract_one(ex, clip, prompt)
+        return
+    with ThreadPoolExecutor(threads, thread_name_prefix="aigvqa-extract") as pool:
+        futures = {i: pool.submit(_extract_one, extractors[i], clip, prompt) for i in together}
+        for i, ex in enumerate(extractors):
+            yield futures[i].result() if i in futures else _extract_one(ex, clip, prompt)
 
 
 def crashed_video_task(task: VideoTask, reason: str) -> VideoResult:
