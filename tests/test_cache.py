@@ -159,9 +159,9 @@ def counting(monkeypatch):
     decodes: list[str] = []
     real = extract_mod.read_clip
 
-    def read_clip(path, config=None):
+    def read_clip(path, config=None, on_frame=None):
         decodes.append(Path(path).name)
-        return real(path, config)
+        return real(path, config, on_frame)
 
     monkeypatch.setattr(extract_mod, "read_clip", read_clip)
     return decodes

@@ -72,3 +72,85 @@ def test_a_failing_extractor_names_itself_in_the_video_result(clip_path, monkeyp
     monkeypatch.setattr(temporal.TemporalFeatures, "extract", broken)
     result = run_video_task(_task(clip_path))
     assert result.features == {} and result.error == "feature extractor 'temporal' failed: ValueError: no flow"
+
+
+# --- spatial samples measured while the video is still being decoded ----------------------
+
+
+def _faststart_mp4(path, frames, fps: int = 8):
+    """An MP4 whose index (frame count) comes first, so a cut-off copy still reports every frame."""
+    import av
+
+    with av.open(str(path), "w", options={"movflags": "faststart"}) as container:
+        stream = container.add_stream("libx264", rate=fps)
+        stream.width, stream.height, stream.pix_fmt = frames.shape[2], frames.shape[1], "yuv420p"
+        for frame in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode())
+    return path
+
+
+@pytest.fixture()
+def cut_off_path(tmp_path):
+    frames = np.stack(list(render_clip(np.random.default_rng(4), [], size=(160, 96), n_frames=48, fps=8)[0]))
+    whole = _faststart_mp4(tmp_path / "whole.mp4", frames)
+    data = whole.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: int(len(data) * 0.6)])  # the header still says 48 frames
+    return cut
+
+
+def test_spatial_samples_are_announced_as_decoded_and_are_the_clips_frames(clip_path):
+    from aigvqa.video import read_clip
+
+    seen: dict[int, np.ndarray] = {}
+    clip = read_clip(clip_path, on_frame=lambda number, frame, width: seen.setdefault(number, frame.copy()))
+    assert list(seen) == list(clip.frame_numbers) and len(seen) == len(clip.frames)
+    for frame, number in zip(clip.frames, clip.frame_numbers, strict=True):
+        assert np.array_equal(seen[number], frame)
+
+
+def test_a_wrong_frame_count_in_the_header_still_gives_the_features_of_the_finished_clip(cut_off_path):
+    from aigvqa.features.spatial import SpatialFeatures
+    from aigvqa.video import read_clip
+
+    seen: list[int] = []
+    clip = read_clip(cut_off_path, on_frame=lambda number, frame, width: seen.append(number))
+    assert clip.info.n_frames < 48  # the header promised 48
+    assert set(seen) != set(clip.frame_numbers)  # the announced frames were not all the samples
+    result = run_video_task(_task(cut_off_path))
+    assert result.error is None
+    assert result.features["spatial"] == SpatialFeatures().extract(read_clip(cut_off_path), "")
+
+
+def test_frame_measures_taken_while_decoding_equal_those_of_the_finished_clip(clip_path):
+    from aigvqa.features.spatial import SpatialFeatures
+    from aigvqa.video import read_clip
+
+    result = run_video_task(_task(clip_path))
+    assert result.features["spatial"] == SpatialFeatures().extract(read_clip(clip_path), "")
+
+
+def test_a_frame_measure_failing_while_decoding_names_its_extractor(clip_path, monkeypatch):
+    from aigvqa.features import spatial
+
+    def broken(self, frame, width):
+        raise ValueError("bad frame")
+
+    monkeypatch.setattr(spatial.SpatialFeatures, "measure_frame", broken)
+    result = run_video_task(_task(clip_path))
+    assert result.features == {} and result.error == "feature extractor 'spatial' failed: ValueError: bad frame"
+
+
+@pytest.mark.parametrize("cap", [1, 4, 16])
+def test_expected_samples_are_those_the_keeper_keeps_when_the_count_is_right(cap):
+    from aigvqa.video import _expected_samples, _StridedKeeper, sample_indices
+
+    for estimate in range(1, 300):
+        keeper = _StridedKeeper(cap, -(-estimate // cap))
+        expected = _expected_samples(estimate, _StridedKeeper(cap, keeper.stride), 8)
+        for i in range(estimate):
+            if keeper.wants(i):
+                keeper.add(i, None)
+        kept = [i for i, _ in keeper.items]
+        assert expected == {kept[j] for j in sample_indices(len(kept), 8)}, estimate

@@ -24,7 +24,7 @@ import aigvqa.features  # noqa: F401  (registers the built-in extractors)
 from aigvqa.cache import FeatureCache, file_digest, settings_digest, text_digest
 from aigvqa.data import Item
 from aigvqa.executors import EXECUTORS, get_executor, map_local  # noqa: F401  (map_local: re-exported)
-from aigvqa.features.base import FeatureExtractor
+from aigvqa.features.base import FeatureExtractor, FrameExtractor
 from aigvqa.registry import EXTRACTORS
 from aigvqa.threads import video_cores
 from aigvqa.video import DECODER_VERSION, Clip, SamplingConfig, VideoError, read_clip
@@ -199,8 +199,9 @@ def run_video_task(task: VideoTask) -> VideoResult:
         return VideoResult(task.index, {}, reason)
     results, missing = _cached_features(task, extractors, cache, digest)
     if missing:
+        measured = _FrameMeasures([ex for ex, _ in missing])
         try:
-            clip = read_clip(task.path, task.sampling)
+            clip = read_clip(task.path, task.sampling, measured if measured.extractors else None)
         except VideoError as exc:  # depends only on the bytes: remembered, not retried
             _put(cache, UNREADABLE, _unreadable_key(), digest, {"__arrays__": {"reason": np.array(exc.reason)}})
             return VideoResult(task.index, {}, exc.reason)
@@ -208,7 +209,7 @@ def run_video_task(task: VideoTask) -> VideoResult:
             return VideoResult(task.index, {}, "out of memory while decoding")
         except Exception as exc:  # a decoder bug must not lose the batch either
             return VideoResult(task.index, {}, f"cannot decode video ({type(exc).__name__}: {exc})")
-        outcomes = _extract_in_order(clip, [ex for ex, _ in missing], task.prompt)
+        outcomes = _extract_in_order(clip, [ex for ex, _ in missing], task.prompt, measured.taken)
         for (ex, key), (feats, exc) in zip(missing, outcomes, strict=True):
             if exc is not None:  # an extractor bug must not lose the batch
                 outcomes.close()  # runs no later extractor; waits for those already in threads
@@ -219,33 +220,63 @@ def run_video_task(task: VideoTask) -> VideoResult:
 
 
 Outcome = tuple[dict[str, Any] | None, Exception | None]
+Measured = dict[int, dict[str, float] | Exception]
 
 
-def _extract_one(ex: FeatureExtractor, clip: Clip, prompt: str) -> Outcome:
+class _FrameMeasures:
+    """``read_clip``'s ``on_frame``: measures each spatial sample for the clip's
+    :class:`FrameExtractor` s while the rest of the video is decoded (what each raises is kept
+    and raised by its ``extract``; after one failure an extractor measures no more frames)."""
+
+    def __init__(self, extractors: list[FeatureExtractor]) -> None:
+        self.extractors = [ex for ex in extractors if isinstance(ex, FrameExtractor)]
+        self.taken: dict[str, Measured] = {ex.name: {} for ex in self.extractors}
+        self.failed: set[str] = set()
+
+    def __call__(self, number: int, frame: np.ndarray, width: int) -> None:
+        for ex in self.extractors:
+            if ex.name in self.failed:
+                continue
+            try:
+                self.taken[ex.name][number] = ex.measure_frame(frame, width)
+            except Exception as exc:
+                self.taken[ex.name][number] = exc
+                self.failed.add(ex.name)
+
+
+def _extract_one(ex: FeatureExtractor, clip: Clip, prompt: str, measured: Measured | None = None) -> Outcome:
+    prompt = prompt if getattr(ex, "needs_prompt", False) else ""
     try:
-        return ex.extract(clip, prompt if getattr(ex, "needs_prompt", False) else ""), None
+        if isinstance(ex, FrameExtractor):
+            return ex.extract(clip, prompt, measured), None
+        return ex.extract(clip, prompt), None
     except Exception as exc:
         return None, exc
 
 
-def _extract_in_order(clip: Clip, extractors: list[FeatureExtractor], prompt: str) -> Iterator[Outcome]:
+def _extract_in_order(
+    clip: Clip, extractors: list[FeatureExtractor], prompt: str, measured: dict[str, Measured] | None = None
+) -> Iterator[Outcome]:
     """``(features, None)`` or ``(None, exception)`` per extractor, in order; a caller that
-    stops at a failure runs no later extractor in this thread.
+    stops at a failure runs no later extractor in this thread. ``measured`` holds, per
+    extractor name, the frames a :class:`FrameExtractor` measured while the clip was read.
 
     When the video may use more than one core, the extractors marked ``concurrent`` start
     side by side in threads at once: each only reads the clip, so the features are those of a
     run one after the other.
     """
+    measured = measured or {}
     together = [i for i, ex in enumerate(extractors) if ex.concurrent]
     threads = min(len(together), video_cores())
     if threads < 2:
         for ex in extractors:
-            yield _extract_one(ex, clip, prompt)
+            yield _extract_one(ex, clip, prompt, measured.get(ex.name))
         return
     with ThreadPoolExecutor(threads, thread_name_prefix="aigvqa-extract") as pool:
-        futures = {i: pool.submit(_extract_one, extractors[i], clip, prompt) for i in together}
+        futures = {i: pool.submit(_extract_one, extractors[i], clip, prompt, measured.get(extractors[i].name))
+                   for i in together}  # fmt: skip
         for i, ex in enumerate(extractors):
-            yield futures[i].result() if i in futures else _extract_one(ex, clip, prompt)
+            yield futures[i].result() if i in futures else _extract_one(ex, clip, prompt, measured.get(ex.name))
 
 
 def crashed_video_task(task: VideoTask, reason: str) -> VideoResult:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import queue
 import threading
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -81,6 +81,12 @@ class Clip:
     motion: np.ndarray  # (T, h, w, 3) uint8 RGB, strided consecutive samples
     motion_fps: float  # frame rate of ``motion`` after striding
     info: VideoInfo
+    frame_numbers: tuple[int, ...] = ()  # decoded frame number of each of ``frames`` (from a file)
+
+
+# ``on_frame(number, frame, width)``: a spatial sample, converted while the video is still being
+# decoded; ``width`` is the video's own frame width
+FrameCallback = Callable[[int, np.ndarray, int], None]
 
 
 def _scaled_size(width: int, height: int, max_side: int) -> tuple[int, int]:
@@ -301,12 +307,14 @@ def _plane(frame, i: int) -> np.ndarray:
 
 def _shrink(plane: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Area (box-filter) downscale of a uint8 plane to ``size`` = (width, height): exact 2x2
-    averaging while the plane is at least twice as large (OpenCV's fast path), then one area
+    averaging while the plane is at least twice as large, then one area
     step to the exact size (an odd last row or column is dropped before each halving)."""
     w, h = size
     while plane.shape[1] >= 2 * w and plane.shape[0] >= 2 * h:
         hh, ww = plane.shape[0] // 2, plane.shape[1] // 2
-        plane = cv2.resize(plane[: 2 * hh, : 2 * ww], (ww, hh), interpolation=cv2.INTER_AREA)
+        # at exactly half size, OpenCV's bilinear filter samples midway between pixels: the same
+        # 2x2 mean, rounded the same way, as its area filter (bit for bit), and faster
+        plane = cv2.resize(plane[: 2 * hh, : 2 * ww], (ww, hh), interpolation=cv2.INTER_LINEAR)
     if (plane.shape[1], plane.shape[0]) == size:
         return plane
     return cv2.resize(plane, size, interpolation=cv2.INTER_AREA)
@@ -410,11 +418,32 @@ def _header_frame_count(stream) -> int:
     return 0
 
 
-def read_clip(path: str | os.PathLike, config: SamplingConfig | None = None) -> Clip:
+def _expected_samples(estimate: int, keeper: _StridedKeeper, count: int) -> frozenset[int]:
+    """The frame numbers of the spatial samples when the video has ``estimate`` frames: the
+    keeper ends with the multiples of its first stride doubled until at most ``cap`` of them
+    lie below ``estimate``, and ``count`` of those are chosen by :func:`sample_indices`."""
+    if estimate <= 0:
+        return frozenset()
+    stride = keeper.stride
+    while -(-estimate // stride) > keeper.cap:
+        stride *= 2
+    kept = np.arange(0, estimate, stride)
+    return frozenset(int(i) for i in kept[sample_indices(len(kept), count)])
+
+
+def read_clip(
+    path: str | os.PathLike, config: SamplingConfig | None = None, on_frame: FrameCallback | None = None
+) -> Clip:
     """Decode a video once and sample its frames according to ``config``.
 
     The frame count is counted while decoding (headers lie, especially for GIF, VFR and
     truncated files). Only kept frames are converted, already downscaled, to RGB.
+
+    ``on_frame`` is called, in the calling thread and in decoding order, with each frame that
+    will be a spatial sample if the header's frame count is right, as soon as it is
+    converted: per-frame measures can then run while the rest of the video is decoded. A
+    frame announced but not sampled (the header was wrong) is absent from the clip's
+    ``frame_numbers``; a sample not announced is only in the clip.
     """
     config = config or SamplingConfig()
     path = Path(path)
@@ -430,6 +459,8 @@ def read_clip(path: str | os.PathLike, config: SamplingConfig | None = None) -> 
         # spatial candidates are kept as decoded frames and only the chosen ones converted
         candidates = 2 * config.spatial_frames
         spatial = _StridedKeeper(candidates, -(-estimate // candidates))
+        expected = _expected_samples(estimate, spatial, config.spatial_frames)
+        early: dict[int, np.ndarray] = {}  # expected samples, converted as they are decoded
         n = 0
         width = height = 0
         timing = _Timing()
@@ -451,10 +482,15 @@ def read_clip(path: str | os.PathLike, config: SamplingConfig | None = None) -> 
                 motion.add(n)
             if spatial.wants(n):
                 spatial.add(n, frame)
+                if n in expected:
+                    early[n] = convert(frame, spatial_size)
+                    if on_frame is not None:
+                        on_frame(n, early[n], width)
             n += 1
         kept = spatial.items
-        chosen = sample_indices(len(kept), config.spatial_frames)
-        frames = [convert(kept[i][1], spatial_size) for i in chosen]
+        numbers = tuple(kept[i][0] for i in sample_indices(len(kept), config.spatial_frames))
+        chosen = dict(kept)
+        frames = [early[i] if i in early else convert(chosen[i], spatial_size) for i in numbers]
     except (VideoError, MemoryError):
         raise
     except Exception as exc:  # e.g. a pixel format that cannot be converted to RGB
@@ -468,7 +504,7 @@ def read_clip(path: str | os.PathLike, config: SamplingConfig | None = None) -> 
     fps, duration = timing.rate_and_duration(n, header_fps)
     info = VideoInfo(width, height, fps, n, duration, codec, len(errors))
     motion_fps = fps / motion.stride if fps > 0 else 0.0
-    return Clip(np.stack(frames), motion.array(), motion_fps, info)
+    return Clip(np.stack(frames), motion.array(), motion_fps, info, numbers)
 
 
 def probe_safely(path: str | os.PathLike) -> tuple[VideoInfo | None, str | None]:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Mapping
 from typing import Any, ClassVar
+
+import numpy as np
 
 from aigvqa.video import Clip
 
@@ -49,3 +52,43 @@ class FeatureExtractor(ABC):
     @abstractmethod
     def extract(self, clip: Clip | None, prompt: str) -> dict[str, float]:
         """Features of one item. ``clip`` is None for extractors with ``needs_video = False``."""
+
+
+class FrameExtractor(FeatureExtractor):
+    """An extractor that measures each spatial sample (``clip.frames``) on its own and pools
+    the measures. The reader can hand it each frame as soon as the frame is decoded
+    (:func:`aigvqa.video.read_clip`'s ``on_frame``), so measuring overlaps decoding; the
+    features are those of :meth:`extract` on the finished clip."""
+
+    def frames_used(self, count: int) -> np.ndarray:
+        """Positions in ``clip.frames`` (of ``count``) that are measured (default: all)."""
+        return np.arange(count)
+
+    @abstractmethod
+    def measure_frame(self, frame: np.ndarray, width: int) -> dict[str, float]:
+        """Measures of one (h, w, 3) uint8 RGB sample of a video ``width`` pixels wide."""
+
+    @abstractmethod
+    def pool(self, measures: list[dict[str, float]]) -> dict[str, float]:
+        """Features of a clip from the measures of its frames (in frame order)."""
+
+    def extract(
+        self, clip: Clip | None, prompt: str, measured: Mapping[int, dict[str, float] | Exception] | None = None
+    ) -> dict[str, float]:
+        """Features of a clip. ``measured`` holds the measures (or the exception raised) of
+        frames already measured while decoding, keyed by frame number (``clip.frame_numbers``);
+        the other frames are measured now."""
+        if clip is None:
+            raise ValueError(f"the '{self.name}' extractor needs a decoded clip")
+        if len(clip.frames) == 0:
+            raise ValueError(f"the '{self.name}' extractor needs at least one frame")
+        width = clip.info.width or clip.frames.shape[2]
+        measures = []
+        for i in self.frames_used(len(clip.frames)):
+            known = measured.get(clip.frame_numbers[i]) if measured and clip.frame_numbers else None
+            if isinstance(known, Exception):
+                raise known
+            if known is None:
+                known = self.measure_frame(np.ascontiguousarray(clip.frames[i]), width)
+            measures.append(known)
+        return self.pool(measures)

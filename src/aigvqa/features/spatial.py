@@ -15,9 +15,8 @@ from typing import Any
 import cv2
 import numpy as np
 
-from aigvqa.features.base import FeatureExtractor
+from aigvqa.features.base import FrameExtractor
 from aigvqa.registry import EXTRACTORS
-from aigvqa.video import Clip
 
 _EPS = 1e-6
 
@@ -394,7 +393,7 @@ _MEAN_ONLY = ("pair_",)
 
 
 @EXTRACTORS.register("spatial")
-class SpatialFeatures(FeatureExtractor):
+class SpatialFeatures(FrameExtractor):
     """Per-frame spatial quality: blur/sharpness at three scales, noise, natural-scene
     statistics (BRISQUE-style MSCN fits), colourfulness, exposure and contrast, blockiness,
     banding, edge density and spectral slope, pooled over the sampled frames (mean, std and
@@ -422,20 +421,17 @@ class SpatialFeatures(FeatureExtractor):
     def config(self) -> dict[str, Any]:
         return {"max_frames": self.max_frames}
 
-    def extract(self, clip: Clip | None, prompt: str) -> dict[str, float]:
-        if clip is None:
-            raise ValueError("the 'spatial' extractor needs a decoded clip")
-        frames = clip.frames
-        if len(frames) == 0:
-            raise ValueError("the 'spatial' extractor needs at least one frame")
-        if len(frames) > self.max_frames:
-            idx = np.unique(np.linspace(0, len(frames) - 1, self.max_frames).round().astype(int))
-            frames = frames[idx]
-        width = clip.info.width or frames.shape[2]
-        block_scale = frames.shape[2] / max(width, 1)
-        per = [frame_measures(np.ascontiguousarray(f), block_scale) for f in frames]
-        keys = list(per[0])
-        table = np.array([[p[k] for k in keys] for p in per], dtype=np.float64)
+    def frames_used(self, count: int) -> np.ndarray:
+        if count > self.max_frames:
+            return np.unique(np.linspace(0, count - 1, self.max_frames).round().astype(int))
+        return np.arange(count)
+
+    def measure_frame(self, frame: np.ndarray, width: int) -> dict[str, float]:
+        return frame_measures(frame, frame.shape[1] / max(width, 1))
+
+    def pool(self, measures: list[dict[str, float]]) -> dict[str, float]:
+        keys = list(measures[0])
+        table = np.array([[p[k] for k in keys] for p in measures], dtype=np.float64)
         table = np.nan_to_num(table, nan=0.0, posinf=0.0, neginf=0.0)
         mean = table.mean(axis=0)
         std = table.std(axis=0)
