@@ -418,6 +418,33 @@ def _header_frame_count(stream) -> int:
     return 0
 
 
+class _MotionSampler:
+    """Where frames are decoded (the decoding thread when there is one): every frame brought to
+    the first frame's size, and the motion samples taken, so that converting them overlaps
+    the reader's work on the spatial samples. Read its fields after the frames are consumed."""
+
+    def __init__(self, config: SamplingConfig, estimate: int) -> None:
+        self.config = config
+        self.stride = -(-estimate // config.motion_frames)
+        self.width = self.height = 0
+        self.motion: _StridedFrames | None = None
+
+    def frames(self, decoded: Iterator[Any]) -> Generator[Any, None, None]:
+        convert = _Converter().rgb  # its own swscale context: it may run in another thread
+        for n, frame in enumerate(decoded):
+            if n == 0:
+                self.width, self.height = frame.width, frame.height
+                w, h = _scaled_size(frame.width, frame.height, self.config.motion_side)
+                self.motion = _StridedFrames(self.config.motion_frames, self.stride, (h, w, 3))
+                size = (w, h)
+            elif (frame.width, frame.height) != (self.width, self.height):
+                frame = frame.reformat(width=self.width, height=self.height)  # keep the first geometry
+            if self.motion.wants(n):
+                convert(frame, size, out=self.motion.slot())
+                self.motion.add(n)
+            yield frame
+
+
 def _expected_samples(estimate: int, keeper: _StridedKeeper, count: int) -> frozenset[int]:
     """The frame numbers of the spatial samples when the video has ``estimate`` frames: the
     keeper ends with the multiples of its first stride doubled until at most ``cap`` of them
@@ -455,7 +482,6 @@ def read_clip(
         header_fps = _stream_fps(stream)
         codec = _codec(stream)
         estimate = _header_frame_count(stream)
-        motion_stride = -(-estimate // config.motion_frames)
         # spatial candidates are kept as decoded frames and only the chosen ones converted
         candidates = 2 * config.spatial_frames
         spatial = _StridedKeeper(candidates, -(-estimate // candidates))
@@ -465,21 +491,15 @@ def read_clip(
         width = height = 0
         timing = _Timing()
         convert = _Converter().rgb
-        decoded = _iter_frames(container, errors)
-        if video_cores() > 1:  # decode the next frames while this one is converted
+        sampler = _MotionSampler(config, estimate)
+        decoded = sampler.frames(_iter_frames(container, errors))
+        if video_cores() > 1:  # decode and take motion samples in a thread while this one goes on
             decoded = _prefetched(decoded)
         for frame in decoded:
             if n == 0:
-                width, height = frame.width, frame.height
+                width, height = sampler.width, sampler.height
                 spatial_size = _scaled_size(width, height, config.spatial_side)
-                motion_size = _scaled_size(width, height, config.motion_side)
-                motion = _StridedFrames(config.motion_frames, motion_stride, (motion_size[1], motion_size[0], 3))
-            elif (frame.width, frame.height) != (width, height):
-                frame = frame.reformat(width=width, height=height)  # keep the first geometry
             timing.add(frame.time)
-            if motion.wants(n):
-                convert(frame, motion_size, out=motion.slot())
-                motion.add(n)
             if spatial.wants(n):
                 spatial.add(n, frame)
                 if n in expected:
@@ -503,6 +523,7 @@ def read_clip(
         raise _decode_failure(path, errors)
     fps, duration = timing.rate_and_duration(n, header_fps)
     info = VideoInfo(width, height, fps, n, duration, codec, len(errors))
+    motion = sampler.motion
     motion_fps = fps / motion.stride if fps > 0 else 0.0
     return Clip(np.stack(frames), motion.array(), motion_fps, info, numbers)
 
