@@ -19,7 +19,7 @@ at 8 fps), interleaved, ``--repeats`` times:
 It prints (a), (a') and (b) per clip, aigvqa's marginal cost, and the ratios of the marginal
 cost to each: each repeat gives one ratio, computed from measurements taken back to back;
 the median and the range over repeats are reported. Then a per-stage profile of one clip, in
-this process with one OpenCV thread as in a worker (best of ``--repeats``): ``read_clip``'s
+this process with one OpenCV thread and one core, serially (best of ``--repeats``): ``read_clip``'s
 decoding and sampling, its converting/downscaling of the kept frames to RGB, and each
 extractor. Finally the peak memory of ``aigvqa predict --workers 1`` on a
 60-second 1080p clip, summed over its processes (the CLI and its extraction worker; Linux).
@@ -156,8 +156,12 @@ def predict_seconds(clips: list[Path], model: Path, work: Path) -> float:
 
 
 def stage_profile(path: Path, model: Path, repeats: int) -> dict[str, float]:
-    """Seconds per stage for one clip (best of ``repeats``), with one OpenCV thread."""
+    """Seconds per stage for one clip (best of ``repeats``), with one OpenCV thread and one core
+    for the video (no decoding thread), so that the stages run one after the other and add up."""
+    from aigvqa.threads import set_worker_cores
+
     cv2.setNumThreads(1)
+    set_worker_cores(1)
     loaded = QualityModel.load(resolve_model(model))
     extractors = [EXTRACTORS.get(name)(**config) for name, config in loaded.extractor_specs()]
     extractors = [ex for ex in extractors if ex.needs_video]
@@ -290,7 +294,7 @@ def main() -> None:
             print(f"  ratio marginal / (a):  {_spread(row['ra'], 'x')}")
             print(f"  ratio marginal / (a'): {_spread(row['ra2'], 'x')}")
             print(f"  ratio marginal / (b):  {_spread(row['rb'], 'x')}")
-        print("\nper-stage profile of one clip (this process, one OpenCV thread, best of repeats):")
+        print("\nper-stage profile of one clip (this process, 1 OpenCV thread, 1 core, in series, best of repeats):")
         for label, paths in clips.items():
             stages = stage_profile(paths[0], model, args.repeats)
             total = sum(stages.values())
