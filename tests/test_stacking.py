@@ -185,3 +185,62 @@ def test_a_block_with_absent_input_moves_the_score_neither_up_nor_down(tmp_path)
     np.testing.assert_array_equal(loaded.predict(no_prompt), stack.predict(no_prompt))
     with pytest.raises(ValueError, match="absent_if_zero column 'lexical.nope'"):
         _stack(names, blocks=[blocks[0], {**blocks[1], "absent_if_zero": "lexical.nope"}])
+
+
+def test_block_weights_are_fitted_on_the_human_labelled_rows():
+    """Augmented rows (targets made by a rule) teach the blocks but do not set their weights:
+    a block that only predicts the made-up targets gets little weight against people."""
+    rng = np.random.default_rng(1)
+    n_rated, n_made = 100, 500
+    n = n_rated + n_made
+    rated = np.arange(n) < n_rated
+    people = rng.normal(size=n)  # what the human ratings follow (block "temporal")
+    rule = rng.normal(size=n)  # what the augmented targets follow (block "backbone")
+    y = np.where(rated, people, rule) + 0.1 * rng.normal(size=n)
+    X = np.column_stack([people, rule])
+    names = ["temporal.t0", "effnet.mean_0000"]
+    on_all = _stack(names, combine_on="all").fit(X, y, labelled=rated)
+    on_rated = _stack(names, combine_on="labelled").fit(X, y, labelled=rated)
+
+    def spread(stack):  # how far each block's share moves the score
+        shares = stack.block_contributions(X)
+        return {name: float(np.std(share)) for name, share in shares.items()}
+
+    s_all, s_rated = spread(on_all), spread(on_rated)
+    assert s_all["backbone"] > s_all["temporal"]  # most rows are augmented: the rule dominates
+    assert s_rated["temporal"] > 5 * s_rated["backbone"]  # judged against people
+    new = np.column_stack([rng.normal(size=200), rng.normal(size=200)])  # new rated clips: y = people
+    assert correlations(on_rated.predict(new), new[:, 0])["score"] > 0.9
+    assert correlations(on_all.predict(new), new[:, 0])["score"] < 0.8
+    # the default, and "labelled" without a mask, count every row
+    assert np.allclose(_stack(names).fit(X, y, labelled=rated).weights, on_all.weights)
+    assert np.allclose(_stack(names, combine_on="labelled").fit(X, y).weights, on_all.weights)
+    with pytest.raises(ValueError, match="combine_on"):
+        _stack(names, combine_on="people")
+    with pytest.raises(ValueError, match="mask of 600 rows"):
+        _stack(names, combine_on="labelled").fit(X, y, labelled=rated[:10])
+
+
+def test_the_quality_model_hands_the_rated_rows_to_the_stack_and_its_fallback():
+    """``QualityModel.fit(..., labelled=mask)`` reaches the stack (rows of failed videos left out)
+    and the prompt-only fallback model (which keeps every row)."""
+    from aigvqa.extract import FeatureTable
+    from aigvqa.model import QualityModel
+
+    rng = np.random.default_rng(2)
+    n = 300
+    rated = np.arange(n) < 60
+    video, words = rng.normal(size=n), rng.normal(size=n)
+    y = np.where(rated, words, video) + 0.1 * rng.normal(size=n)
+    names = ["temporal.t0", "lexical.lex_chars"]
+    table = FeatureTable(names, np.column_stack([video, words + 5.0]), {3: "cannot decode"}, {})
+    blocks = [{"name": "video", "features": "temporal"}, {"name": "prompt", "features": "lexical"}]
+    params = {"blocks": blocks, "combine_on": "labelled"}
+    model = QualityModel(features="temporal,lexical", regressor="stack", regressor_params=params)
+    model.fit(table, y, labelled=rated)
+    ok = np.arange(n) != 3
+    direct = _stack(names, **params).fit(table.values[ok], y[ok], labelled=rated[ok])
+    np.testing.assert_allclose(model.regressor_.weights, direct.weights)
+    assert model.fallback_ is not None
+    unmarked = QualityModel(features="temporal,lexical", regressor="stack", regressor_params=params).fit(table, y)
+    assert not np.allclose(unmarked.regressor_.weights, model.regressor_.weights)

@@ -139,3 +139,19 @@ def test_a_missing_prompt_moves_the_bundled_score_neither_up_nor_down(tmp_path):
     assert shares["prompt"][0] == 0.0 and np.all(shares["prompt"][1:] != 0.0)
     np.testing.assert_allclose(shares["video"], shares["video"][0])  # same video: same video share
     assert len(set(np.round(scores, 9))) == 3
+
+
+def test_augmented_targets_fall_with_severity_by_each_artifacts_own_factor():
+    from aigvqa.augment import AugmentConfig
+
+    config = AugmentConfig.from_dict({"drop": 0.6, "drop_by_artifact": {"warp": 0.9}})
+    assert config.target(4.0, 0.5, "blur") == pytest.approx(4.0 - 0.6 * 0.5 * 3.0)
+    assert config.target(4.0, 0.5, "warp") == pytest.approx(4.0 - 0.9 * 0.5 * 3.0)
+    assert config.target(4.0, 0.0, "warp") == 4.0 and config.target(1.0, 1.0, "warp") == 1.0  # the floor
+    strong, mild = config.target(4.0, 0.9, "warp"), config.target(4.0, 0.3, "warp")
+    assert 1.0 <= strong < mild < 4.0
+    assert AugmentConfig.from_dict(config.to_dict()) == config
+    with pytest.raises(ValueError, match="unknown artifacts"):
+        AugmentConfig.from_dict({"drop_by_artifact": {"morph": 0.5}})
+    with pytest.raises(ValueError, match=r"numbers in \[0, 1\]"):
+        AugmentConfig.from_dict({"drop_by_artifact": {"warp": 1.5}})

@@ -10,8 +10,10 @@ random severities ``s`` in ``[min_severity, 1]``, with target
 
     y' = y - drop * s * (y - floor)
 
-so a clip falls towards the bottom of the scale in proportion to the artifact's severity and
-to how far it had to fall: a strong artifact makes a good clip poor, and a poor clip stays
+(``drop_by_artifact`` gives some artifacts a factor of their own: one the features find subtle,
+such as warping, needs a steeper fall to be learned as firmly as the others), so a clip falls
+towards the bottom of the scale in proportion to the artifact's severity and to how far it had
+to fall: a strong artifact makes a good clip poor, and a poor clip stays
 poor (it cannot fall below the floor of the scale). Rescaled copies (``scales``, e.g. half and
 double size, good interpolation) keep the clip's target: size is not quality.
 
@@ -46,6 +48,7 @@ class AugmentConfig:
     copies: int = 1  # degraded copies per clip and artifact
     min_severity: float = 0.2
     drop: float = 0.8  # y' = y - drop * s * (y - floor)
+    drop_by_artifact: dict[str, float] | None = None  # per-artifact factors instead of ``drop``
     floor: float = 1.0  # the bottom of the score scale
     scales: tuple[float, ...] = (0.5, 2.0)  # rescaled copies with unchanged targets
     seed: int = 0
@@ -56,6 +59,12 @@ class AugmentConfig:
             raise ValueError(f"augment: unknown artifacts {unknown}; choose from {', '.join(ARTIFACTS)}")
         if not 0 <= self.min_severity <= 1 or not 0 <= self.drop <= 1 or self.copies < 0:
             raise ValueError("augment: need 0 <= min_severity <= 1, 0 <= drop <= 1 and copies >= 0")
+        own = dict(self.drop_by_artifact or {})
+        unknown = sorted(set(own) - set(ARTIFACTS))
+        if unknown:
+            raise ValueError(f"augment: drop_by_artifact names unknown artifacts {unknown}")
+        if not all(isinstance(v, int | float) and 0 <= v <= 1 for v in own.values()):
+            raise ValueError(f"augment: drop_by_artifact factors must be numbers in [0, 1], got {own}")
         if any(s <= 0 for s in self.scales):
             raise ValueError(f"augment: scales must be positive, got {self.scales}")
 
@@ -73,9 +82,13 @@ class AugmentConfig:
     def to_dict(self) -> dict:
         return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
-    def target(self, y: float, severity: float) -> float:
-        """The target of a copy of a clip scored ``y`` degraded at ``severity``."""
-        return float(y - self.drop * severity * max(y - self.floor, 0.0))
+    def drop_for(self, artifact: str | None) -> float:
+        """The factor ``drop`` of ``artifact`` (its own in ``drop_by_artifact``, else ``drop``)."""
+        return float((self.drop_by_artifact or {}).get(artifact, self.drop)) if artifact else self.drop
+
+    def target(self, y: float, severity: float, artifact: str | None = None) -> float:
+        """The target of a copy of a clip scored ``y`` degraded by ``artifact`` at ``severity``."""
+        return float(y - self.drop_for(artifact) * severity * max(y - self.floor, 0.0))
 
 
 @dataclass(frozen=True)
@@ -210,7 +223,7 @@ def augmented_items(
         for v, p in zip(variants, paths, strict=True):
             if p is None:
                 continue
-            yv = y if v.artifact is None else config.target(y, v.severity)
+            yv = y if v.artifact is None else config.target(y, v.severity, v.artifact)
             meta = {**it.meta, target: yv, "augmented_from": it.video, "artifact": v.artifact or "rescale",
                     "severity": v.severity, "scale": v.scale}  # fmt: skip
             new_items.append(Item(video=p, prompt=it.prompt, meta=meta))

@@ -119,8 +119,11 @@ class QualityModel:
         return [f"{n}." for n, _ in self.extractor_specs() if not EXTRACTORS.get(n).needs_video]
 
     # -- learning ------------------------------------------------------------------------
-    def fit(self, table: FeatureTable, y: np.ndarray, fingerprint: str = "") -> QualityModel:
-        """Learn from the rows of ``table`` whose videos were featurised."""
+    def fit(
+        self, table: FeatureTable, y: np.ndarray, fingerprint: str = "", labelled: np.ndarray | None = None
+    ) -> QualityModel:
+        """Learn from the rows of ``table`` whose videos were featurised. ``labelled`` marks the
+        rows whose targets are human labels (default: all; augmented copies are not)."""
         y = np.asarray(y, dtype=float)
         ok = np.array([i not in table.errors for i in range(len(y))], dtype=bool)
         if ok.sum() < 2:
@@ -133,7 +136,12 @@ class QualityModel:
         self.regressor_ = make_regressor(self.regressor, self.seed, **self.regressor_params)
         self.regressor_.set_feature_names(self.feature_names_)
         # per-row arrays (frames, prompt tokens) for the neural regressors; the others ignore them
-        self.regressor_.fit(table.values[ok], y[ok], sequences=_rows(table.sequences, np.flatnonzero(ok)))
+        rated = np.ones(len(y), dtype=bool) if labelled is None else np.asarray(labelled, dtype=bool)
+        marks = self.regressor_.uses_labelled  # only such regressors take ``labelled``
+        self.regressor_.fit(
+            table.values[ok], y[ok], sequences=_rows(table.sequences, np.flatnonzero(ok)),
+            **({"labelled": rated[ok]} if marks else {}),
+        )  # fmt: skip
         self.importances_ = self.regressor_.importances(self.feature_names_)
         prompt_cols = table.columns(self._prompt_prefixes())
         self.fallback_columns_ = [n for n, keep in zip(table.names, prompt_cols, strict=False) if keep]
@@ -141,7 +149,10 @@ class QualityModel:
         if self.fallback and self.fallback_columns_ and self.needs_video():
             self.fallback_ = make_regressor(self.regressor, self.seed, **self.regressor_params)
             self.fallback_.set_feature_names(self.fallback_columns_)
-            self.fallback_.fit(table.values[:, prompt_cols], y, sequences=self._prompt_sequences(table))
+            self.fallback_.fit(
+                table.values[:, prompt_cols], y, sequences=self._prompt_sequences(table),
+                **({"labelled": rated} if marks else {}),
+            )  # fmt: skip
         return self
 
     def predict(self, table: FeatureTable) -> np.ndarray:

@@ -87,7 +87,8 @@ def train(model: QualityModel, items: list[Item], run: RunOptions) -> tuple[Qual
     rows, _ = with_augmentation(model, items, run)
     y = target_values(rows, model.target)
     table = featurize(model, rows, run)
-    model.fit(table, y, fingerprint=fingerprint(items, model.target))
+    labelled = np.arange(len(rows)) < len(items)  # the copies' targets are made, not rated
+    model.fit(table, y, fingerprint=fingerprint(items, model.target), labelled=labelled)
     return model, table.subset(np.arange(len(items)))
 
 
@@ -164,7 +165,9 @@ def cross_validate(
             train_rows = np.flatnonzero(ids[sources] != k)
             # the prompt-only fallback model is only needed when a held-out video failed
             params = {**model.get_params(), "fallback": any(int(i) in table.errors for i in test)}
-            fitted = QualityModel(**params).fit(table.subset(train_rows), y_all[train_rows])
+            fitted = QualityModel(**params).fit(
+                table.subset(train_rows), y_all[train_rows], labelled=train_rows < len(items)
+            )
             oof[r, test] = fitted.predict(table.subset(test))
         results.append(correlations(oof[r], y))
     return CVResult(results, oof)

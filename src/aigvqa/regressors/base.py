@@ -4,7 +4,9 @@ A regressor has ``fit(X, y, sequences=None)``, ``predict(X, sequences=None)``,
 ``save(dir, stem)``, ``load(dir, stem)`` and ``importances(names)``. ``X`` may contain NaN
 (failed or undefined features). ``sequences`` are the feature table's per-frame arrays
 (``FeatureTable.sequences``: name → one (K, D) array or None per row, aligned with ``X``);
-regressors with ``uses_sequences = False`` (trees, ridge) ignore them.
+regressors with ``uses_sequences = False`` (trees, ridge) ignore them. Regressors with
+``uses_labelled = True`` (``stack``) also take ``fit(..., labelled=mask)``: which training rows
+carry a human label, as opposed to a target made by artifact augmentation.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ class Regressor(ABC):
 
     name: str = ""
     uses_sequences: bool = False  # whether fit/predict use the per-frame ``sequences``
+    uses_labelled: bool = False  # whether fit takes ``labelled`` (rows with human labels)
 
     def __init__(self, seed: int = 0, **params: Any):
         self.seed = seed

@@ -9,7 +9,12 @@ model and lets a second level decide how much each block's prediction is worth:
    values in those columns, e.g. the same prompt, stay in one fold), and every block's model
    is fitted on the other folds and predicts the held-out one: out-of-fold predictions;
 2. the second level fits ``y ≈ b + Σ w_k · p_k`` on them with non-negative weights (NNLS;
-   ``combine="mean"``: equal weights), so a block that does not help gets weight 0;
+   ``combine="mean"``: equal weights), so a block that does not help gets weight 0. With
+   ``combine_on="labelled"`` it fits on the rows with human labels only, when ``fit`` is told
+   which they are: augmented copies (targets made by a rule, not rated) teach the blocks, but
+   how much each block's prediction is worth is judged against people. A block that people's
+   scores do not need can then get weight 0 even if it is the one that sees artifacts: measure
+   the artifact contract (``benchmarks/sensitivity.py``) of such a recipe. Default ``"all"``;
 3. every block's model is refitted on all rows; a prediction is ``b + Σ w_k · f_k(x)``.
 
 Blocks are given as ``{"name", "features", "regressor", "params", "absent_if_zero"}``:
@@ -77,6 +82,7 @@ class StackingRegressor(Regressor):
     """One regressor per feature block, combined by non-negative out-of-fold weights (module docs)."""
 
     name = "stack"
+    uses_labelled = True
 
     def __init__(
         self,
@@ -85,6 +91,7 @@ class StackingRegressor(Regressor):
         folds: int = 5,
         group_by: str | None = None,
         combine: str = "nnls",
+        combine_on: str = "all",
         **params: Any,
     ):
         super().__init__(seed, **params)
@@ -118,9 +125,12 @@ class StackingRegressor(Regressor):
             raise ValueError(f"stack: folds must be an integer ≥ 2, got {folds!r}")
         if combine not in ("nnls", "mean"):
             raise ValueError(f"stack: combine must be 'nnls' or 'mean', got {combine!r}")
+        if combine_on not in ("labelled", "all"):
+            raise ValueError(f"stack: combine_on must be 'labelled' or 'all', got {combine_on!r}")
         self.folds = folds
         self.group_by = group_by
         self.combine = combine
+        self.combine_on = combine_on
         self.feature_names: list[str] | None = None
         self.active: list[int] = []  # indices into self.blocks of the blocks with columns
         self.columns: list[np.ndarray] = []  # column indices of each active block
@@ -183,7 +193,11 @@ class StackingRegressor(Regressor):
         return {key: [v[i] for i in rows] for key, v in (sequences or {}).items()}
 
     # -- learning --------------------------------------------------------------------------
-    def fit(self, X: np.ndarray, y: np.ndarray, sequences: Sequences = None) -> StackingRegressor:
+    def fit(
+        self, X: np.ndarray, y: np.ndarray, sequences: Sequences = None, labelled: np.ndarray | None = None
+    ) -> StackingRegressor:
+        """Fit every block and the weights; ``labelled`` marks the rows with human labels (default
+        all), on which the weights are fitted with ``combine_on="labelled"``."""
         if self.feature_names is None:
             raise ValueError("stack: set_feature_names must be called before fit")
         if len(self.feature_names) != X.shape[1]:
@@ -212,12 +226,24 @@ class StackingRegressor(Regressor):
         absent = self._absent(X)  # centres: the mean out-of-fold prediction over rows with input
         self.centres = np.array([p[~a].mean() if (~a).any() else 0.0 for p, a in zip(oof.T, absent.T, strict=True)])
         oof = np.where(absent, self.centres, oof)
+        rows = self._combine_rows(n, labelled)
         if self.combine == "nnls" and enough:
-            self.weights, self.intercept = nonnegative_weights(oof, y)
+            self.weights, self.intercept = nonnegative_weights(oof[rows], y[rows])
         else:
             self.weights = np.full(n_blocks, 1.0 / n_blocks)
-            self.intercept = float(y.mean() - oof.mean(axis=0) @ self.weights)
+            self.intercept = float(y[rows].mean() - oof[rows].mean(axis=0) @ self.weights)
         return self
+
+    def _combine_rows(self, n: int, labelled: np.ndarray | None) -> np.ndarray:
+        """The rows the second level is fitted on: the labelled ones (``combine_on="labelled"``,
+        when there are enough of them: at least ``2 * folds``), else all."""
+        everything = np.ones(n, dtype=bool)
+        if labelled is None or self.combine_on == "all":
+            return everything
+        labelled = np.asarray(labelled, dtype=bool)
+        if labelled.shape != (n,):
+            raise ValueError(f"stack: labelled must be a mask of {n} rows, got shape {labelled.shape}")
+        return labelled if labelled.sum() >= 2 * self.folds else everything
 
     def _absent(self, X: np.ndarray) -> np.ndarray:
         """(n, blocks) mask: rows whose block input is missing (its absent_if_zero column is 0)."""
