@@ -74,6 +74,8 @@ class AugmentConfig:
         for key in ("artifacts", "scales"):
             if key in d:
                 d[key] = tuple(d[key])
+        if isinstance(d.get("drop_by_artifact"), dict):  # a copy: the recipe's dict may change later
+            d["drop_by_artifact"] = dict(d["drop_by_artifact"])
         try:
             return cls(**d)
         except TypeError as exc:
