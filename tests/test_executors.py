@@ -175,3 +175,40 @@ def test_cli_predict_with_ray_matches_local(ray_local, synthetic_data, trained_m
         assert result.exit_code == 0, result.output
         outputs.append(out.read_bytes())
     assert outputs[0] == outputs[1]
+
+
+def cores_seen(x: int) -> tuple[int, int]:
+    """The task and the decoder threads a video read in its thread would get."""
+    from aigvqa.threads import decoder_threads
+
+    return x, decoder_threads()
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_worker_running_tasks_side_by_side_gives_every_result_in_order(workers):
+    tasks = list(range(11))  # an odd count: the last group has one task
+    assert list(map_local(square, tasks, workers, ordered=True, threads=2)) == [t * t for t in tasks]
+    assert sorted(map_local(square, tasks, workers, threads=3)) == [t * t for t in tasks]
+
+
+def test_tasks_side_by_side_share_the_workers_cores():
+    from aigvqa.threads import available_cores
+
+    if available_cores() < 2:
+        pytest.skip("needs two cores")
+    # one worker with all the cores: two tasks at a time get half of them each (so fewer
+    # decoder threads than the machine has cores); the last, alone, gets the worker's setting
+    # (all the cores: FFmpeg's own thread count, 0)
+    seen = dict(map_local(cores_seen, list(range(5)), 1, threads=2))
+    assert [seen[i] for i in range(4)] == [available_cores() // 2] * 4
+    assert seen[4] == 0
+
+
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_dying_task_run_side_by_side_loses_only_itself(workers):
+    tasks = list(range(12))
+    results = list(map_local(die_on_five, tasks, workers, ordered=True, on_crash=crashed, threads=2))
+    assert results[5][:2] == ("crashed", 5) and "worker process died" in results[5][2]
+    assert [r for i, r in enumerate(results) if i != 5] == [t * t for t in tasks if t != 5]
+    with pytest.raises(ValueError, match="three is not allowed"):
+        list(map_local(fail_on_three, list(range(20)), workers, threads=2))

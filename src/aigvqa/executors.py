@@ -129,28 +129,55 @@ def _stop(pool) -> None:
         proc.join(timeout=5)
 
 
-def _local_pairs(fn: Callable, tasks: list, workers: int, on_crash: CrashHandler | None) -> Iterator[tuple[int, Any]]:
+def _run_together(fn: Callable, tasks: list, cores: int) -> list:
+    """In a worker: ``fn`` on each of ``tasks`` side by side, in threads, each with an equal
+    share of the worker's ``cores`` (see :mod:`aigvqa.threads`); the results in task order."""
+    if len(tasks) == 1:
+        return [fn(tasks[0])]
+    from concurrent.futures import ThreadPoolExecutor
+
+    from aigvqa.threads import cores_in_this_thread
+
+    share = max(1, cores // len(tasks))
+
+    def run(task: Any) -> Any:
+        with cores_in_this_thread(share):
+            return fn(task)
+
+    with ThreadPoolExecutor(len(tasks), thread_name_prefix="aigvqa-task") as pool:
+        return list(pool.map(run, tasks))
+
+
+def _local_pairs(
+    fn: Callable, tasks: list, workers: int, on_crash: CrashHandler | None, threads: int = 1
+) -> Iterator[tuple[int, Any]]:
     """``(position, fn(task))`` in completion order, surviving worker crashes.
 
-    After a crash, the tasks that may have been running (the first ``2 * workers + 1``
-    unfinished ones: a pool dispatches tasks in submission order) are run one at a time in a
+    Each worker gets ``threads`` consecutive tasks at a time and runs them side by side.
+    After a crash, the tasks that may have been running (those of the first ``2 * workers + 1``
+    unfinished groups: a pool dispatches them in submission order) are run one at a time in a
     single-worker pool, where a crash names its task exactly; the rest then go back to the
     parallel pool.
     """
     from concurrent.futures import FIRST_COMPLETED, wait
     from concurrent.futures.process import BrokenProcessPool
 
+    from aigvqa.threads import cores_per_worker
+
     queue = list(range(len(tasks)))  # positions not yet done, in submission order
     suspects: list[int] = []
     while queue or suspects:
         isolating = bool(suspects)
         batch = suspects if isolating else queue
-        n = 1 if isolating else min(workers, len(batch))
+        size = 1 if isolating else max(1, threads)
+        groups = [batch[i : i + size] for i in range(0, len(batch), size)]
+        n = 1 if isolating else min(workers, len(groups))
+        cores = cores_per_worker(n)
         done: set[int] = set()
         pool = _pool(n)
         clean = False
         try:
-            futures = {pool.submit(fn, tasks[p]): p for p in batch}
+            futures = {pool.submit(_run_together, fn, [tasks[p] for p in g], cores): tuple(g) for g in groups}
             remaining = set(futures)
             broken = False
             while remaining and not broken:
@@ -159,14 +186,16 @@ def _local_pairs(fn: Callable, tasks: list, workers: int, on_crash: CrashHandler
                     if isinstance(fut.exception(), BrokenProcessPool):
                         broken = True
                         continue
-                    result = fut.result()  # an exception raised by fn itself propagates
-                    done.add(futures[fut])
-                    yield futures[fut], result
-            if broken:  # keep what finished before the crash
-                for fut, p in futures.items():
-                    if p not in done and fut.done() and not fut.cancelled() and fut.exception() is None:
+                    results = fut.result()  # an exception raised by fn itself propagates
+                    for p, result in zip(futures[fut], results, strict=True):
                         done.add(p)
-                        yield p, fut.result()
+                        yield p, result
+            if broken:  # keep what finished before the crash
+                for fut, group in futures.items():
+                    if fut.done() and not fut.cancelled() and fut.exception() is None and group[0] not in done:
+                        for p, result in zip(group, fut.result(), strict=True):
+                            done.add(p)
+                            yield p, result
             clean = True
         finally:
             if clean:
@@ -181,9 +210,10 @@ def _local_pairs(fn: Callable, tasks: list, workers: int, on_crash: CrashHandler
             if unfinished:
                 yield unfinished[0], _crashed(tasks[unfinished[0]], on_crash)
         elif unfinished:
-            # tasks are dispatched in submission order: the crash happened in one of the
+            # groups are dispatched in submission order: the crash happened in one of the
             # first 2n + 1 unfinished ones (n running, n + 1 queued)
-            suspects, queue = unfinished[: 2 * n + 1], unfinished[2 * n + 1 :]
+            k = (2 * n + 1) * size
+            suspects, queue = unfinished[:k], unfinished[k:]
         else:
             queue = []
 
@@ -194,16 +224,20 @@ def map_local(
     workers: int,
     ordered: bool = False,
     on_crash: CrashHandler | None = None,
+    threads: int = 1,
 ) -> Iterator:
     """Apply ``fn`` to ``tasks`` in ``workers`` local processes; ``workers <= 0`` runs them in
     this process (no start-up cost, but a crash in native code, e.g. a decoder segfault, ends
-    the caller). One worker process is still a separate process: its crash costs one task."""
+    the caller). One worker process is still a separate process: its crash costs one task.
+
+    ``threads`` > 1: each worker runs that many tasks at a time, side by side in threads,
+    each with an equal share of the worker's cores (``fn`` must be thread-safe)."""
     tasks = list(tasks)
     if workers <= 0 or not tasks:
         for t in tasks:
             yield fn(t)
         return
-    pairs = _local_pairs(fn, tasks, workers, on_crash)
+    pairs = _local_pairs(fn, tasks, workers, on_crash, threads)
     if ordered:
         yield from _in_order(pairs, len(tasks))
     else:

@@ -26,7 +26,7 @@ from aigvqa.data import Item
 from aigvqa.executors import EXECUTORS, get_executor, map_local  # noqa: F401  (map_local: re-exported)
 from aigvqa.features.base import FeatureExtractor, FrameExtractor
 from aigvqa.registry import EXTRACTORS
-from aigvqa.threads import video_cores
+from aigvqa.threads import video_cores, videos_per_worker
 from aigvqa.video import DECODER_VERSION, Clip, SamplingConfig, VideoError, read_clip
 
 ExtractorSpec = tuple[str, dict[str, Any]]
@@ -375,7 +375,10 @@ def extract_features(
             looked_up = [lookup_video_task(t) for t in tasks]
             settled = [r for r in looked_up if isinstance(r, VideoResult)]
             todo = [t for t in looked_up if isinstance(t, VideoTask)]
-            results = run(run_video_task, todo, workers, on_crash=crashed_video_task, **(executor_options or {}))
+            options = dict(executor_options or {})
+            if executor == "local":  # a worker with two cores or more runs two videos at a time
+                options.setdefault("threads", videos_per_worker(workers))
+            results = run(run_video_task, todo, workers, on_crash=crashed_video_task, **options)
             for result in itertools.chain(settled, results):
                 rows[result.index] = result.features
                 if result.error is not None:

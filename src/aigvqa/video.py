@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any
 
 import av
-import cv2
 import numpy as np
 from av.video.reformatter import VideoReformatter
 
@@ -26,7 +25,7 @@ VIDEO_EXTENSIONS = (".mp4", ".webm", ".mkv", ".mov", ".avi", ".gif", ".m4v", ".m
 
 # Bump whenever what ``read_clip`` returns for a given file changes: it is part of the
 # feature cache key, so features computed by an older reader are recomputed.
-DECODER_VERSION = "3"
+DECODER_VERSION = "4"
 
 
 class VideoError(Exception):
@@ -287,41 +286,14 @@ def _codec(stream) -> str:
         return "unknown"
 
 
-# 8-bit planar YCbCr frames are downscaled plane by plane with OpenCV's area filter (halving
-# steps, then one last area step) and converted to RGB at the small size with the frame's own
-# matrix (OpenCV for BT.601, swscale for the others): much cheaper than swscale's area filter
-# at full size. Other formats (GIF palettes, RGB, 10-bit, gray) and frames that are not
-# downscaled are converted by swscale.
-_PLANAR_YUV = {"yuv420p": "yuv420p", "yuv422p": "yuv420p", "yuv444p": "yuv420p",
-               "yuvj420p": "yuvj420p", "yuvj422p": "yuvj420p", "yuvj444p": "yuvj420p"}  # fmt: skip
-# AVColorSpace values that swscale converts with the BT.601 matrix (unspecified, BT.470BG,
-# SMPTE 170M): OpenCV's fixed-point YUV 4:2:0 conversion uses the same one
-_BT601 = {2, 5, 6}
-
-
-def _plane(frame, i: int) -> np.ndarray:
-    """Plane ``i`` of an 8-bit planar frame as a (height, width) uint8 view (no copy)."""
-    plane = frame.planes[i]
-    return np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)[:, : plane.width]
-
-
-def _shrink(plane: np.ndarray, size: tuple[int, int]) -> np.ndarray:
-    """Area (box-filter) downscale of a uint8 plane to ``size`` = (width, height): exact 2x2
-    averaging while the plane is at least twice as large, then one area
-    step to the exact size (an odd last row or column is dropped before each halving)."""
-    w, h = size
-    while plane.shape[1] >= 2 * w and plane.shape[0] >= 2 * h:
-        hh, ww = plane.shape[0] // 2, plane.shape[1] // 2
-        # at exactly half size, OpenCV's bilinear filter samples midway between pixels: the same
-        # 2x2 mean, rounded the same way, as its area filter (bit for bit), and faster
-        plane = cv2.resize(plane[: 2 * hh, : 2 * ww], (ww, hh), interpolation=cv2.INTER_LINEAR)
-    if (plane.shape[1], plane.shape[0]) == size:
-        return plane
-    return cv2.resize(plane, size, interpolation=cv2.INTER_AREA)
-
-
 class _Converter:
-    """Decoded frames to downscaled RGB arrays, with one reusable swscale context."""
+    """Decoded frames to downscaled RGB arrays, with one reusable swscale context.
+
+    One swscale call scales and converts each frame: an area filter straight to the small
+    size, in the frame's own colour matrix and range, for every pixel format (planar YUV of
+    any bit depth, GIF palettes, RGB, gray). Scaling before converting keeps the colour
+    conversion at the small size.
+    """
 
     def __init__(self) -> None:
         self.reformatter = VideoReformatter()
@@ -330,25 +302,8 @@ class _Converter:
         """``frame`` as an (h, w, 3) uint8 RGB array of ``size`` = (w, h), written into ``out``
         when given."""
         w, h = size
-        small = _PLANAR_YUV.get(frame.format.name)
-        if small is None or w > frame.width or h > frame.height or (frame.width, frame.height) == (w, h):
-            scaled = (frame.width, frame.height) != (w, h)
-            options = {"width": w, "height": h, "interpolation": "AREA"} if scaled else {}
-            rgb = self.reformatter.reformat(frame, format="rgb24", **options).to_ndarray()
-            if out is None:
-                return rgb
-            out[...] = rgb
-            return out
-        yuv = np.concatenate([
-            _shrink(_plane(frame, 0), size).ravel(),
-            _shrink(_plane(frame, 1), (w // 2, h // 2)).ravel(),
-            _shrink(_plane(frame, 2), (w // 2, h // 2)).ravel(),
-        ]).reshape(h * 3 // 2, w)  # fmt: skip
-        if small == "yuv420p" and int(frame.colorspace) in _BT601:  # limited range, fixed point
-            return cv2.cvtColor(yuv, cv2.COLOR_YUV2RGB_I420, dst=out)
-        tiny = av.VideoFrame.from_ndarray(yuv, format=small)
-        tiny.colorspace = frame.colorspace
-        rgb = self.reformatter.reformat(tiny, format="rgb24").to_ndarray()
+        options = {"width": w, "height": h, "interpolation": "AREA"} if (frame.width, frame.height) != size else {}
+        rgb = self.reformatter.reformat(frame, format="rgb24", **options).to_ndarray()
         if out is None:
             return rgb
         out[...] = rgb
