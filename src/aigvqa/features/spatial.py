@@ -9,6 +9,7 @@ frame) for the main measures.
 
 from __future__ import annotations
 
+import bisect
 import math
 from typing import Any
 
@@ -60,17 +61,20 @@ _RHO = np.exp(
     - np.array([math.lgamma(3 / a) for a in _ALPHAS])
 )
 _RHO_ORDER = np.argsort(_RHO)
-_RHO_SORTED = _RHO[_RHO_ORDER]
-_ALPHAS_SORTED = _ALPHAS[_RHO_ORDER]
+# as Python floats: a lookup is a bisection in plain Python (numpy's per-call overhead on one
+# scalar is larger than the search, and holds the GIL)
+_RHO_SORTED = _RHO[_RHO_ORDER].tolist()
+_ALPHAS_SORTED = _ALPHAS[_RHO_ORDER].tolist()
 
 
 def _shape_from_rho(rho: float) -> float:
     """GGD shape whose moment ratio is closest to ``rho`` (clamped to the table's range)."""
-    if not np.isfinite(rho):
+    rho = float(rho)
+    if not math.isfinite(rho):
         return 2.0
-    i = int(np.clip(np.searchsorted(_RHO_SORTED, rho), 1, len(_RHO_SORTED) - 1))
+    i = min(max(bisect.bisect_left(_RHO_SORTED, rho), 1), len(_RHO_SORTED) - 1)
     j = i if abs(_RHO_SORTED[i] - rho) < abs(_RHO_SORTED[i - 1] - rho) else i - 1
-    return float(_ALPHAS_SORTED[j])
+    return _ALPHAS_SORTED[j]
 
 
 def ggd_fit(x: np.ndarray) -> tuple[float, float]:
