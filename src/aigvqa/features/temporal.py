@@ -144,9 +144,12 @@ class TemporalFeatures(FeatureExtractor):
     def extract(self, clip: Clip | None, prompt: str) -> dict[str, float]:
         if clip is None:
             raise ValueError("the 'temporal' extractor needs a decoded clip")
-        motion = clip.motion
+        motion = np.ascontiguousarray(clip.motion)
         fps = float(clip.motion_fps) if clip.motion_fps and clip.motion_fps > 0 else 0.0
-        grays = [cv2.cvtColor(np.ascontiguousarray(f), cv2.COLOR_RGB2GRAY) for f in motion]
+        t, h, w = motion.shape[:3]
+        # whole-sequence operations, not one per frame: each call releases the GIL for longer
+        # (a worker measures two videos side by side in threads); the values are the same
+        grays = cv2.cvtColor(motion.reshape(t * h, w, 3), cv2.COLOR_RGB2GRAY).reshape(t, h, w)
         out: dict[str, float] = {}
         out.update(self._change_features(motion, grays))
         out.update(self._flow_features(grays, fps))
@@ -154,14 +157,19 @@ class TemporalFeatures(FeatureExtractor):
 
     # -- cheap whole-sequence statistics -----------------------------------------------------
 
-    def _change_features(self, motion: np.ndarray, grays: list[np.ndarray]) -> dict[str, float]:
+    def _change_features(self, motion: np.ndarray, grays: np.ndarray) -> dict[str, float]:
         t = len(motion)
-        means = np.array([cv2.mean(np.ascontiguousarray(f))[:3] for f in motion])  # (T, 3)
+        means = np.array([cv2.mean(f)[:3] for f in motion])  # (T, 3) RGB
         luma, cb, cr = means @ _Y, means @ _CB, means @ _CR
-        diffs = np.array([cv2.mean(cv2.absdiff(grays[i], grays[i + 1]))[0] for i in range(t - 1)])
-        hists = [cv2.calcHist([g], [0], None, [32], [0, 256]).ravel() for g in grays]
-        hists = [h / max(float(h.sum()), 1.0) for h in hists]
-        hdist = np.array([0.5 * float(np.abs(hists[i + 1] - hists[i]).sum()) for i in range(t - 1)])
+        h, w = grays.shape[1:]
+        if t > 1:  # every frame's difference to the next in one call
+            change = cv2.absdiff(grays[1:].reshape(-1, w), grays[:-1].reshape(-1, w)).reshape(-1, h, w)
+        else:
+            change = np.zeros((0, h, w), np.uint8)
+        diffs = np.array([cv2.mean(c)[0] for c in change])
+        hists = np.stack([cv2.calcHist([g], [0], None, [32], [0, 256]).ravel() for g in grays])
+        hists /= np.float32(max(h * w, 1))  # fractions of the pixels
+        hdist = 0.5 * np.abs(hists[1:] - hists[:-1]).sum(axis=1).astype(np.float64)
 
         out: dict[str, float] = {}
         out.update(_stats(diffs, "tp_framediff", 0.0, ("max", "p90")))
@@ -195,7 +203,7 @@ class TemporalFeatures(FeatureExtractor):
 
     # -- optical flow ------------------------------------------------------------------------
 
-    def _flow_features(self, grays: list[np.ndarray], fps: float) -> dict[str, float]:
+    def _flow_features(self, grays: np.ndarray, fps: float) -> dict[str, float]:
         runs = _pair_runs(len(grays) - 1, self.max_pairs)
         needed = sorted({i for r in runs for p in r for i in (p, p + 1)})
         small = {i: _flow_frame(grays[i], self.flow_side) for i in needed}
