@@ -154,3 +154,28 @@ def test_expected_samples_are_those_the_keeper_keeps_when_the_count_is_right(cap
                 keeper.add(i, None)
         kept = [i for i, _ in keeper.items]
         assert expected == {kept[j] for j in sample_indices(len(kept), 8)}, estimate
+
+
+def test_a_worker_measuring_two_videos_side_by_side_gives_the_features_of_one_process(tmp_path):
+    """``--workers 1`` on a machine with two cores or more runs two videos at a time in
+    threads, each on one core: every feature is the one a single process computes, and a
+    broken file among them is still named."""
+    from aigvqa.data import Item
+    from aigvqa.extract import extract_features
+
+    rng = np.random.default_rng(5)
+    items = []
+    for k, artifact in enumerate(["blur", "flicker", "noise", "jitter", "freeze"]):
+        frames, _ = render_clip(rng, [(artifact, 0.6)], size=(192, 112), n_frames=30, fps=10)
+        write_video(tmp_path / f"v{k}.mp4", frames, 10)
+        items.append(Item(video=f"v{k}.mp4", prompt="a dog on a beach"))
+    (tmp_path / "broken.mp4").write_bytes(b"not a video at all")
+    items.insert(2, Item(video="broken.mp4", prompt="x"))
+    specs = [("spatial", {}), ("temporal", {}), ("metadata", {})]
+    one_process = extract_features(items, specs, tmp_path, workers=0, progress=False)
+    side_by_side = extract_features(
+        items, specs, tmp_path, workers=1, progress=False, executor_options={"threads": 2}
+    )
+    assert side_by_side.names == one_process.names
+    assert np.array_equal(side_by_side.values, one_process.values, equal_nan=True)  # bit for bit
+    assert list(side_by_side.errors) == [2] and side_by_side.errors == one_process.errors
