@@ -398,7 +398,8 @@ def _running(pids: set[int]) -> set[int]:
 
 @pytest.fixture(scope="module")
 def resumable(synthetic_data, tmp_path_factory) -> dict:
-    """24 small clips followed by 8 slower ones (320x240), so a run can be stopped mid-way."""
+    """24 small clips followed by 8 slower ones (1280x720, 8 s), so a run can be stopped mid-way
+    (the slow ones keep a 2-worker run busy for seconds after the first cache entries appear)."""
     root = tmp_path_factory.mktemp("resumable")
     videos = root / "videos"
     videos.mkdir()
@@ -406,7 +407,7 @@ def resumable(synthetic_data, tmp_path_factory) -> dict:
     for r in records:
         shutil.copy(synthetic_data.videos / r["video"], videos / r["video"])
     for i in range(8):
-        write_video(videos / f"slow_{i}.mp4", _moving(48, 240, 320, seed=i + 1), 12)
+        write_video(videos / f"slow_{i}.mp4", _moving(96, 720, 1280, seed=i + 1), 12)
         records.append({"video": f"slow_{i}.mp4", "prompt": f"a slow clip number {i}"})
     (root / "input.json").write_text(json.dumps(records))
     return {"root": root, "videos": videos, "json": root / "input.json"}

@@ -194,7 +194,7 @@ def test_downscaled_frames_keep_their_colours(pix_fmt, colorspace):
     rgb = _patches()
     frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format=pix_fmt, dst_colorspace=colorspace)
     frame.colorspace = av.video.reformatter.Colorspace[colorspace]  # the tag a decoder would set
-    small = _Converter().rgb(frame, (48, 32))  # 4x smaller: the fast plane-by-plane path
+    small = _Converter().rgb(frame, (48, 32))  # 4x smaller: scaled and converted by one swscale call
     assert small.shape == (32, 48, 3) and small.dtype == np.uint8
     # the centre of every patch keeps its colour (the frame's own matrix and range are used)
     centres = small[4::8, 4::8].astype(int)
