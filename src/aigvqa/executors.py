@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 RAY_MISSING = "--executor ray needs the ray extra: pip install 'aigvqa[ray]'"
+GIL_SWITCH_INTERVAL_S = 0.0005  # in a worker running two videos side by side; see _run_together
 CRASH_REASON = "the worker process died while processing this video (decoder crash or out of memory)"
 
 Executor = Callable[..., Iterator[Any]]
@@ -138,6 +139,11 @@ def _run_together(fn: Callable, tasks: list, cores: int) -> list:
 
     from aigvqa.threads import cores_in_this_thread
 
+    # Two videos' threads hand the GIL back and forth hundreds of times per clip; a thread
+    # that wants it waits up to the switch interval (default 5 ms) for the other to yield.
+    # 0.5 ms cuts that wait (720p clips 5-8% faster on 2 cores); results are unchanged.
+    # This process is a pool worker, so the caller's interpreter is not touched.
+    sys.setswitchinterval(GIL_SWITCH_INTERVAL_S)
     share = max(1, cores // len(tasks))
 
     def run(task: Any) -> Any:
