@@ -132,6 +132,9 @@ def _cached_features(
     results: dict[str, dict[str, Any]] = {}
     missing = []
     for ex in extractors:
+        if ex.reads_file:  # names the file for a later stage (e.g. fine-tuning): cheap, never cached
+            results[ex.name] = ex.extract_file(task.path, digest)
+            continue
         key = _settings(ex, task.sampling)
         cached = cache.get(ex.name, key, _content_key(ex, digest, task.prompt)) if cache else None
         if cached is not None:

@@ -36,6 +36,10 @@ class FeatureExtractor(ABC):
     # may run in a thread beside the clip's other extractors (it only reads the clip and
     # releases the GIL in its heavy work, as OpenCV and NumPy do); the output never changes
     concurrent: ClassVar[bool] = False
+    # decodes nothing here: gets the file (``extract_file``) instead of a decoded clip, so a later
+    # stage can read it itself (the fine-tuning regressor decodes in its data-loader workers);
+    # its output is never cached (it names this run's file)
+    reads_file: ClassVar[bool] = False
 
     @classmethod
     def artifact_of(cls, key: str) -> str:
@@ -52,6 +56,10 @@ class FeatureExtractor(ABC):
     @abstractmethod
     def extract(self, clip: Clip | None, prompt: str) -> dict[str, float]:
         """Features of one item. ``clip`` is None for extractors with ``needs_video = False``."""
+
+    def extract_file(self, path: str, digest: str) -> dict[str, Any]:
+        """Output of a ``reads_file`` extractor for the video at ``path`` (content ``digest``)."""
+        raise NotImplementedError(f"the '{self.name}' extractor does not read files itself")
 
 
 class FrameExtractor(FeatureExtractor):
