@@ -214,8 +214,11 @@ class QualityModel:
 
     # -- persistence ---------------------------------------------------------------------
     def save(self, directory: str | Path) -> Path:
-        """Write the model directory atomically (a damaged half-written directory is impossible)."""
+        """Write the model directory atomically (a damaged half-written directory is impossible).
+        Under torchrun (``RANK`` > 0) only the first process writes: all hold the same model."""
         directory = Path(directory)
+        if os.environ.get("RANK", "0") not in ("", "0"):
+            return directory
         directory.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(dir=directory.parent, prefix=f".{directory.name}-"))
         try:
