@@ -19,6 +19,7 @@ from typing import Any
 import numpy as np
 
 from aigvqa import __version__
+from aigvqa.dimensions import DimensionModel, artifact_costs, as_dicts, penalty_factor
 from aigvqa.extract import FeatureTable
 from aigvqa.features import DEFAULT_FEATURES, resolve_features
 from aigvqa.registry import EXTRACTORS, REGRESSORS
@@ -78,6 +79,7 @@ class QualityModel:
         extractor_config: dict[str, dict[str, Any]] | None = None,
         fallback: bool = True,
         augment: dict[str, Any] | None = None,
+        artifact_dims: dict[str, Any] | None = None,
     ):
         self.features = features
         self.regressor = regressor
@@ -92,6 +94,10 @@ class QualityModel:
         # artifact augmentation of the training clips (aigvqa.augment.AugmentConfig settings); used by
         # aigvqa.pipeline when training, recorded in model.json
         self.augment = dict(augment) if augment else None
+        # artifact dimensions (aigvqa.dimensions): families of graded copies to learn them from
+        # ("families"), estimator settings ("params") and what each costs the score ("penalty")
+        self.artifact_dims = dict(artifact_dims) if artifact_dims else None
+        self.dims_: DimensionModel | None = None
 
     def get_params(self) -> dict[str, Any]:
         """Constructor parameters, as in scikit-learn (clone with ``QualityModel(**p)``)."""
@@ -105,6 +111,7 @@ class QualityModel:
             "extractor_config": dict(self.extractor_config),
             "fallback": self.fallback,
             "augment": dict(self.augment) if self.augment else None,
+            "artifact_dims": dict(self.artifact_dims) if self.artifact_dims else None,
         }
 
     # -- what to extract -------------------------------------------------------------
@@ -117,6 +124,73 @@ class QualityModel:
 
     def _prompt_prefixes(self) -> list[str]:
         return [f"{n}." for n, _ in self.extractor_specs() if not EXTRACTORS.get(n).needs_video]
+
+    # -- artifact dimensions -----------------------------------------------------------------
+    def fit_dimensions(self, table: FeatureTable, artifact: list[str | None], severity: np.ndarray) -> QualityModel:
+        """Learn the artifact dimensions from rows of graded copies (:mod:`aigvqa.dimensions`);
+        call before :meth:`fit`, whose score then falls with every dimension."""
+        ok = np.array([i not in table.errors for i in range(len(artifact))], dtype=bool)
+        params = (self.artifact_dims or {}).get("params")
+        self.dims_ = DimensionModel(params=params, seed=self.seed).fit(
+            table.values[ok],
+            table.names,
+            [a for a, k in zip(artifact, ok, strict=True) if k],
+            np.asarray(severity, dtype=float)[ok],
+        )
+        return self
+
+    def has_dimensions(self) -> bool:
+        """Whether the model estimates artifact dimensions."""
+        return self.dims_ is not None
+
+    def _dims_array(self, table: FeatureTable) -> np.ndarray:
+        if self.dims_ is None:
+            raise ModelError(
+                'this model has no artifact dimensions; train it with a recipe that has "artifact_dims" '
+                "(e.g. the bundled 'default')"
+            )
+        return self.dims_.predict(table.values, table.names)
+
+    def dimensions_array(self, table: FeatureTable) -> np.ndarray:
+        """(n, artifacts) estimates in [0, 1]; failed rows are NaN."""
+        out = self._dims_array(table)
+        out[sorted(table.errors)] = np.nan
+        return out
+
+    def dimensions(self, table: FeatureTable) -> list[dict[str, float] | None]:
+        """Per row ``{artifact: estimate in [0, 1]}`` (None where the video failed)."""
+        dims = self._dims_array(table)
+        return as_dicts(dims, self.dims_.artifacts, set(table.errors))
+
+    def _penalty(self) -> dict[str, Any] | None:
+        return (self.artifact_dims or {}).get("penalty") if self.dims_ is not None else None
+
+    def _weights(self) -> np.ndarray:
+        pen = self._penalty() or {}
+        own = pen.get("drop_by_artifact") or {}
+        return np.array([float(own.get(a, pen.get("drop", 0.6))) for a in self.dims_.artifacts])
+
+    def penalty_factors(self, table: FeatureTable) -> np.ndarray:
+        """``prod_a (1 - w_a d_a)`` per row (1 where the model has no penalty or the video failed)."""
+        n = len(table.values)
+        if self._penalty() is None:
+            return np.ones(n)
+        f = penalty_factor(self._dims_array(table), self._weights())
+        f[sorted(table.errors)] = 1.0
+        return f
+
+    def _floor(self) -> float:
+        return float((self._penalty() or {}).get("floor", 1.0))
+
+    def dimension_costs(self, table: FeatureTable) -> np.ndarray | None:
+        """(n, artifacts) share of each artifact in the score (<= 0; see :meth:`explain`), or None."""
+        if self._penalty() is None:
+            return None
+        base = self.regressor_.contributions(table.values[:1])[0, -1]
+        headroom = np.full(len(table.values), base - self._floor())
+        costs = artifact_costs(self._dims_array(table), self._weights(), headroom)
+        costs[sorted(table.errors)] = np.nan
+        return costs
 
     # -- learning ------------------------------------------------------------------------
     def fit(
@@ -133,6 +207,13 @@ class QualityModel:
         self.target_range_ = (float(y[ok].min()), float(y[ok].max()))
         self.n_train_ = int(ok.sum())
         self.fingerprint_ = fingerprint
+        y_rated = y  # the fallback (a failed video: no dimensions) learns the targets themselves
+        if self._penalty() is not None:
+            # what the content and prompt are worth: the target with the artifacts' cost taken back out
+            # (a copy at severity s of a clip scored y, y - w s (y - floor), gets back about y)
+            floor = self._floor()
+            factor = np.maximum(self.penalty_factors(table), 0.2)
+            y = np.clip(floor + (y - floor) / factor, *self.target_range_)
         self.regressor_ = make_regressor(self.regressor, self.seed, **self.regressor_params)
         self.regressor_.set_feature_names(self.feature_names_)
         # per-row arrays (frames, prompt tokens) for the neural regressors; the others ignore them
@@ -150,7 +231,7 @@ class QualityModel:
             self.fallback_ = make_regressor(self.regressor, self.seed, **self.regressor_params)
             self.fallback_.set_feature_names(self.fallback_columns_)
             self.fallback_.fit(
-                table.values[:, prompt_cols], y, sequences=self._prompt_sequences(table),
+                table.values[:, prompt_cols], y_rated, sequences=self._prompt_sequences(table),
                 **({"labelled": rated} if marks else {}),
             )  # fmt: skip
         return self
@@ -165,6 +246,9 @@ class QualityModel:
         if table.names != self.feature_names_:
             raise ModelError("feature columns differ from those the model was trained on")
         scores = np.asarray(self.regressor_.predict(table.values, sequences=table.sequences), dtype=float)
+        if self._penalty() is not None:  # monotone decreasing in every artifact dimension
+            floor = self._floor()
+            scores = floor + (scores - floor) * self.penalty_factors(table)
         failed = np.array(sorted(table.errors), dtype=int)
         if failed.size:
             scores[failed] = self._fallback(table, failed)
@@ -180,6 +264,8 @@ class QualityModel:
                 "which cannot attribute its score to features; explain works with tabular regressors"
             )
         contrib = self.regressor_.contributions(table.values)
+        if self._penalty() is not None:  # the features' shares shrink with the artifacts' factor
+            contrib[:, :-1] *= self.penalty_factors(table)[:, None]  # the rest: dimension_costs
         contrib[sorted(table.errors)] = np.nan
         return contrib
 
@@ -189,6 +275,11 @@ class QualityModel:
         if not hasattr(self.regressor_, "block_contributions"):
             return None
         shares = self.regressor_.block_contributions(table.values, sequences=table.sequences)
+        costs = self.dimension_costs(table)
+        if costs is not None:
+            factor = self.penalty_factors(table)
+            shares = {k: v * factor for k, v in shares.items()}
+            shares["artifacts"] = np.nansum(costs, axis=1)
         for v in shares.values():
             v[sorted(table.errors)] = np.nan
         return shares, self.regressor_.block_baseline()
@@ -225,6 +316,7 @@ class QualityModel:
             self.regressor_.save(tmp, "main")
             if self.fallback_ is not None:
                 self.fallback_.save(tmp, "fallback")
+            dims_meta = self.dims_.save(tmp) if self.dims_ is not None else None
             meta = {
                 "format": FORMAT_VERSION,
                 "aigvqa_version": __version__,
@@ -243,6 +335,8 @@ class QualityModel:
                 "feature_names": self.feature_names_,
                 "fallback": self.fallback,
                 "augment": self.augment,
+                "artifact_dims": self.artifact_dims,
+                "dims": dims_meta,
                 "fallback_columns": self.fallback_columns_ if self.fallback_ is not None else [],
                 "importances": dict(self.top_features(len(self.importances_))),
             }
@@ -288,6 +382,7 @@ class QualityModel:
                 extractor_config=meta.get("extractor_config", {}),
                 fallback=meta.get("fallback", True),
                 augment=meta.get("augment"),
+                artifact_dims=meta.get("artifact_dims"),
             )
             model.feature_names_ = list(meta["feature_names"])
             model.target_mean_ = float(meta["target_mean"])
@@ -296,6 +391,7 @@ class QualityModel:
             model.fingerprint_ = meta["train_fingerprint"]
             model.importances_ = dict(meta["importances"])
             model.fallback_columns_ = list(meta["fallback_columns"])
+            model.dims_ = DimensionModel.load(directory, meta["dims"]) if meta.get("dims") else None
             reg_cls = REGRESSORS.get(meta["regressor"])
             model.regressor_ = reg_cls.load(directory, "main", meta["seed"], **meta["regressor_params"])
             model.fallback_ = (

@@ -81,14 +81,98 @@ def with_augmentation(model: QualityModel, items: list[Item], run: RunOptions) -
     return items + copies, np.concatenate([own, np.asarray(sources, dtype=int)])
 
 
-def train(model: QualityModel, items: list[Item], run: RunOptions) -> tuple[QualityModel, FeatureTable]:
+@dataclass
+class Families:
+    """The family members (graded copies) made for a model with artifact dimensions: those of the
+    labelled items (``source``: the item's index) and of the unlabelled clips (``source`` -1)."""
+
+    items: list[Item]
+    source: np.ndarray
+    artifact: list[str | None]
+    severity: np.ndarray
+
+    def copy_targets(self, y: np.ndarray, model: QualityModel) -> np.ndarray:
+        """Targets of the labelled members that are copies: ``y - w s (y - floor)`` (rescaled: ``y``)."""
+        pen = (model.artifact_dims or {}).get("penalty") or {}
+        own, floor = pen.get("drop_by_artifact") or {}, float(pen.get("floor", 1.0))
+        out = np.full(len(self.items), np.nan)
+        for i, (src, a, s) in enumerate(zip(self.source, self.artifact, self.severity, strict=True)):
+            if src >= 0:
+                w = float(own.get(a, pen.get("drop", 0.6))) if a else 0.0
+                out[i] = y[src] - w * s * max(y[src] - floor, 0.0)
+        return out
+
+    def is_copy(self) -> np.ndarray:
+        """Members other than a family's source (the trimmed clip itself)."""
+        return np.array([not str(it.video).endswith("base.mkv") for it in self.items], dtype=bool)
+
+
+def with_families(
+    model: QualityModel, items: list[Item], run: RunOptions, unlabelled: list[Item] | None = None
+) -> Families | None:
+    """The families of graded copies of ``items`` and of ``unlabelled`` (videos as absolute paths)
+    when the model learns artifact dimensions; None otherwise."""
+    from aigvqa.cache import default_cache_dir
+    from aigvqa.families import FamilyConfig, family_items
+
+    if not model.artifact_dims or not model.needs_video():
+        return None
+    root = (run.cache.root if run.cache is not None else default_cache_dir()) / "families"
+    spec = model.artifact_dims.get("families") or {}
+    labelled_cfg = FamilyConfig.from_dict(spec.get("labelled", {}))
+    members, source = [], []
+    for group, cfg, vdir, own in (
+        (items, labelled_cfg, run.videos_dir, True),
+        (unlabelled or [], FamilyConfig.from_dict(spec.get("unlabelled", {})), None, False),
+    ):
+        index = {it.video: i for i, it in enumerate(group)}
+        for m in family_items(group, vdir, root, cfg, run.workers):
+            members.append(m)
+            source.append(index[m.meta["family"]] if own else -1)
+    return Families(
+        members,
+        np.asarray(source, dtype=int),
+        [m.meta["artifact"] for m in members],
+        np.array([float(m.meta["severity"]) for m in members]),
+    )
+
+
+def _fit(
+    model: QualityModel,
+    table: FeatureTable,
+    y: np.ndarray,
+    labelled: np.ndarray,
+    fam: Families | None,
+    fam_table: FeatureTable | None,
+    fam_rows: np.ndarray,
+    fingerprint_: str = "",
+) -> QualityModel:
+    """Fit the dimensions on the family rows ``fam_rows`` (when the model has them), then the score."""
+    if fam is not None and fam_table is not None:
+        sub = fam_table.subset(fam_rows)
+        model.fit_dimensions(sub, [fam.artifact[i] for i in fam_rows], fam.severity[fam_rows])
+    return model.fit(table, y, fingerprint=fingerprint_, labelled=labelled)
+
+
+def train(
+    model: QualityModel, items: list[Item], run: RunOptions, unlabelled: list[Item] | None = None
+) -> tuple[QualityModel, FeatureTable]:
     """Featurise the training items (and their augmented copies) and fit ``model`` on their targets.
-    The returned table holds the rows of ``items`` only."""
+    A model with artifact dimensions learns them first from families of graded copies of ``items``
+    and of the ``unlabelled`` clips (absolute paths). The returned table holds the rows of ``items`` only."""
     rows, _ = with_augmentation(model, items, run)
     y = target_values(rows, model.target)
-    table = featurize(model, rows, run)
+    fam = with_families(model, items, run, unlabelled)
+    if fam is not None:  # the labelled clips' copies train the score too, with the copies' targets
+        copies = np.flatnonzero((fam.source >= 0) & fam.is_copy())
+        rows = rows + [fam.items[i] for i in copies]
+        y = np.concatenate([y, fam.copy_targets(y, model)[copies]])
+    table = featurize(model, rows + ([] if fam is None else fam.items), run)
     labelled = np.arange(len(rows)) < len(items)  # the copies' targets are made, not rated
-    model.fit(table, y, fingerprint=fingerprint(items, model.target), labelled=labelled)
+    fam_table = None if fam is None else table.subset(np.arange(len(rows), len(table.values)))
+    table = table.subset(np.arange(len(rows)))
+    all_fam = np.arange(0 if fam is None else len(fam.items))
+    _fit(model, table, y, labelled, fam, fam_table, all_fam, fingerprint(items, model.target))
     return model, table.subset(np.arange(len(items)))
 
 
@@ -149,13 +233,22 @@ def cross_validate(
     folds: int = 5,
     repeats: int = 3,
     group_by: str | None = None,
+    unlabelled: list[Item] | None = None,
 ) -> CVResult:
     """Repeated, seeded K-fold CV; features are extracted (or read from cache) once. Augmented
     copies of a clip join the training folds of that clip only."""
     rows, sources = with_augmentation(model, items, run)
     y_all = target_values(rows, model.target)
     y = y_all[: len(items)]
-    table = featurize(model, rows, run)
+    fam = with_families(model, items, run, unlabelled)
+    if fam is not None:
+        copies = np.flatnonzero((fam.source >= 0) & fam.is_copy())
+        rows = rows + [fam.items[i] for i in copies]
+        y_all = np.concatenate([y_all, fam.copy_targets(y, model)[copies]])
+        sources = np.concatenate([sources, fam.source[copies]])
+    table = featurize(model, rows + ([] if fam is None else fam.items), run)
+    fam_table = None if fam is None else table.subset(np.arange(len(rows), len(table.values)))
+    table = table.subset(np.arange(len(rows)))
     oof = np.zeros((repeats, len(items)))
     results = []
     for r in range(repeats):
@@ -165,8 +258,16 @@ def cross_validate(
             train_rows = np.flatnonzero(ids[sources] != k)
             # the prompt-only fallback model is only needed when a held-out video failed
             params = {**model.get_params(), "fallback": any(int(i) in table.errors for i in test)}
-            fitted = QualityModel(**params).fit(
-                table.subset(train_rows), y_all[train_rows], labelled=train_rows < len(items)
+            held = np.zeros(0, dtype=bool) if fam is None else (fam.source >= 0) & (ids[fam.source] == k)
+            fam_rows = np.flatnonzero(~held)  # the held-out clips' families teach no dimension
+            fitted = _fit(
+                QualityModel(**params),
+                table.subset(train_rows),
+                y_all[train_rows],
+                train_rows < len(items),
+                fam,
+                fam_table,
+                fam_rows,
             )
             oof[r, test] = fitted.predict(table.subset(test))
         results.append(correlations(oof[r], y))

@@ -1,0 +1,108 @@
+"""Artifact dimensions: how much of each artifact a clip shows, from 0 (none seen) to 1 (severe).
+
+One LightGBM regressor per artifact maps the video features a model already computes (spatial
+and temporal measures) to the severity applied to the clip. They are learned without human
+labels, from families of graded copies (:mod:`aigvqa.families`): a clip reads 0 on every
+dimension, its copy degraded by artifact ``a`` at severity ``s`` reads ``s`` on ``a`` and 0 on
+the others, a rescaled copy reads 0 everywhere.
+
+The score of a model with dimensions is monotone decreasing in them by construction
+(:func:`penalty_factor`): ``score = floor + (q - floor) * prod_a (1 - w_a * d_a)``, where ``q``
+is what the clip's content and prompt are worth and ``w_a`` the share of the headroom above
+the scale's floor that artifact ``a`` costs at severity 1.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+
+from aigvqa.artifacts import ARTIFACTS
+
+VIDEO_PREFIXES = ("spatial.", "temporal.")
+DEFAULT_PARAMS: dict[str, Any] = {
+    "n_estimators": 400, "learning_rate": 0.04, "num_leaves": 15, "min_child_samples": 12,
+    "subsample": 0.8, "subsample_freq": 1, "colsample_bytree": 0.7, "reg_lambda": 1.0,
+}  # fmt: skip
+DECIMALS = 3  # estimates are reported to three decimals
+# the name each dimension has among the features' artifact labels (aigvqa.explain)
+LABELS = {"freeze": "frozen frames", "jitter": "camera shake", "warp": "warping", "color_drift": "colour"}
+
+
+class DimensionModel:
+    """Per-artifact severity estimators on the video feature columns."""
+
+    def __init__(self, artifacts: tuple[str, ...] = ARTIFACTS, params: dict[str, Any] | None = None, seed: int = 0):
+        self.artifacts = tuple(artifacts)
+        self.params = {**DEFAULT_PARAMS, **(params or {})}
+        self.seed = seed
+
+    def _columns(self, names: list[str]) -> np.ndarray:
+        return np.array([n.startswith(VIDEO_PREFIXES) for n in names], dtype=bool)
+
+    def fit(self, X: np.ndarray, names: list[str], artifact: list[str | None], severity: np.ndarray) -> DimensionModel:
+        """Learn from rows of features ``X`` (columns ``names``), each the copy of a clip degraded by
+        ``artifact`` (None: the clip itself or a rescaled copy) at ``severity``."""
+        cols = self._columns(names)
+        if not cols.any():
+            raise ValueError("dimensions need the video features (spatial, temporal)")
+        self.columns_ = [n for n, keep in zip(names, cols, strict=True) if keep]
+        Xv = np.asarray(X, dtype=float)[:, cols]
+        sev = np.asarray(severity, dtype=float)
+        self.boosters_: dict[str, lgb.Booster] = {}
+        for k, a in enumerate(self.artifacts):
+            y = np.where(np.array([x == a for x in artifact]), sev, 0.0)
+            reg = lgb.LGBMRegressor(**self.params, random_state=self.seed + k, n_jobs=1, deterministic=True,
+                                    force_row_wise=True, verbose=-1)  # fmt: skip
+            reg.fit(Xv, y)
+            self.boosters_[a] = reg.booster_
+        return self
+
+    def predict(self, X: np.ndarray, names: list[str]) -> np.ndarray:
+        """(n, len(artifacts)) estimates in [0, 1]."""
+        idx = [names.index(c) for c in self.columns_]
+        Xv = np.asarray(X, dtype=float)[:, idx]
+        out = np.column_stack([self.boosters_[a].predict(Xv, num_threads=1) for a in self.artifacts])
+        return np.clip(out, 0.0, 1.0)
+
+    # -- persistence: one LightGBM text file per artifact, settings in the model's model.json --
+    def save(self, directory: Path, prefix: str = "dims") -> dict[str, Any]:
+        for a, booster in self.boosters_.items():
+            booster.save_model(str(directory / f"{prefix}.{a}.lgb.txt"))
+        return {"artifacts": list(self.artifacts), "params": self.params, "seed": self.seed,
+                "columns": self.columns_, "prefix": prefix}  # fmt: skip
+
+    @classmethod
+    def load(cls, directory: Path, meta: dict[str, Any]) -> DimensionModel:
+        model = cls(tuple(meta["artifacts"]), meta.get("params"), int(meta.get("seed", 0)))
+        model.columns_ = list(meta["columns"])
+        prefix = meta.get("prefix", "dims")
+        model.boosters_ = {a: lgb.Booster(model_file=str(directory / f"{prefix}.{a}.lgb.txt")) for a in model.artifacts}
+        return model
+
+
+def penalty_factor(dims: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    """``prod_a (1 - w_a * d_a)`` per row: 1 for a clean clip, smaller with every artifact
+    (strictly decreasing in each dimension where ``w_a > 0``)."""
+    return np.prod(1.0 - np.clip(dims, 0, 1) * np.asarray(weights, dtype=float)[None, :], axis=1)
+
+
+def artifact_costs(dims: np.ndarray, weights: np.ndarray, headroom: np.ndarray) -> np.ndarray:
+    """Each artifact's share (<= 0) of the score it takes: the total ``(factor - 1) * headroom``
+    split in proportion to ``-log(1 - w_a d_a)``."""
+    logs = -np.log(np.clip(1.0 - np.clip(dims, 0, 1) * np.asarray(weights)[None, :], 1e-9, 1.0))
+    total = (penalty_factor(dims, weights) - 1.0) * np.asarray(headroom, dtype=float)
+    share = np.divide(logs, logs.sum(axis=1, keepdims=True), out=np.zeros_like(logs),
+                      where=logs.sum(axis=1, keepdims=True) > 0)  # fmt: skip
+    return share * total[:, None]
+
+
+def as_dicts(dims: np.ndarray, artifacts: tuple[str, ...], failed: set[int]) -> list[dict[str, float] | None]:
+    """One ``{artifact: estimate}`` per row (rounded), None for failed rows."""
+    return [
+        None if i in failed else {a: round(float(v), DECIMALS) for a, v in zip(artifacts, row, strict=True)}
+        for i, row in enumerate(dims)
+    ]

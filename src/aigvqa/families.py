@@ -1,0 +1,150 @@
+"""Families of graded copies: a clip, its degraded copies at known severities, and copies that
+must not change its quality (other sizes). They need no human label.
+
+What a clip without a human score can still teach: how much of each artifact a copy shows
+(the severity applied to it), and that a copy is no better than its source. The dimension
+estimators (:mod:`aigvqa.dimensions`) learn from such families of FETV's and of modern
+generators' clips.
+
+A family's source is the clip's first ``max_frames`` frames, written losslessly (so a long
+720p clip costs what a two-second one does); each artifact gets ``copies`` copies whose
+severities are drawn log-uniformly from ``[min_severity, 1]``, one per stratum, so faint
+artifacts (a few hundredths) are as well represented as strong ones.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+
+from aigvqa.artifacts import ARTIFACTS
+from aigvqa.augment import Variant, make_variant, stable_seed, write_lossless
+from aigvqa.cache import file_digest
+from aigvqa.data import Item
+
+FAMILY_VERSION = "1"  # bump when the copies made for the same settings change
+
+
+@dataclass(frozen=True)
+class FamilyConfig:
+    """Which graded copies make up a clip's family."""
+
+    artifacts: tuple[str, ...] = ARTIFACTS
+    copies: int = 2  # per artifact, one per log-spaced stratum of [min_severity, 1]
+    min_severity: float = 0.02
+    max_frames: int = 40  # the family's source: the clip's first frames
+    scales: tuple[float, ...] = (0.5, 2.0)
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.artifacts) - set(ARTIFACTS))
+        if unknown:
+            raise ValueError(f"families: unknown artifacts {unknown}")
+        if not 0 < self.min_severity <= 1 or self.copies < 0 or self.max_frames < 2:
+            raise ValueError("families: need 0 < min_severity <= 1, copies >= 0 and max_frames >= 2")
+
+    @classmethod
+    def from_dict(cls, d: dict) -> FamilyConfig:
+        d = {k: tuple(v) if k in ("artifacts", "scales") else v for k, v in d.items()}
+        try:
+            return cls(**d)
+        except TypeError as exc:
+            raise ValueError(f"families: {exc}") from None
+
+
+def plan(video: str, config: FamilyConfig) -> list[Variant]:
+    """The copies of one clip (depends only on its name and the settings)."""
+    out = []
+    lo, k = math.log(config.min_severity), max(config.copies, 1)
+    for artifact in config.artifacts:
+        for c in range(config.copies):
+            rng = np.random.default_rng(stable_seed("family", config.seed, video, artifact, c))
+            u = (c + float(rng.uniform())) / k  # stratified: copy c falls in the c-th stratum
+            s = round(math.exp(lo * (1 - u)), 4)
+            out.append(Variant(artifact, s, seed=int(rng.integers(2**31))))
+    out.extend(Variant(None, scale=float(f)) for f in config.scales)
+    return out
+
+
+def read_head(path: str | os.PathLike, max_frames: int) -> tuple[list[np.ndarray], float]:
+    """The first ``max_frames`` frames of a video as uint8 RGB, and its frame rate."""
+    frames = []
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        rate = stream.average_rate or stream.guessed_rate or 0
+        for f in container.decode(stream):
+            frames.append(f.to_ndarray(format="rgb24"))
+            if len(frames) >= max_frames:
+                break
+    if not frames:
+        raise ValueError("no frames decoded")
+    fps = float(rate) if rate else 8.0
+    return frames, fps if 1 <= fps <= 240 else 8.0
+
+
+def family_folder(root: str | os.PathLike, src: str | os.PathLike, config: FamilyConfig) -> Path:
+    """Where the family of video file ``src`` lives: named by the file's content and the length kept."""
+    return Path(root) / f"f{FAMILY_VERSION}-{file_digest(src)}-n{config.max_frames}"
+
+
+def make_family(src: str, out_dir: str, variants: list[Variant], max_frames: int) -> list[str | None]:
+    """Write a clip's source (``base.mkv``) and copies (existing files are kept); paths, base first,
+    or None where one failed."""
+    out = Path(out_dir)
+    paths = [out / "base.mkv"] + [out / f"{v.tag}.mkv" for v in variants]
+    if all(p.exists() for p in paths):
+        return [str(p) for p in paths]
+    try:
+        frames, fps = read_head(src, max_frames)
+    except Exception:
+        return [None] * len(paths)
+    out.mkdir(parents=True, exist_ok=True)
+    done: list[str | None] = []
+    for v, p in zip([None, *variants], paths, strict=True):
+        try:
+            if not p.exists():
+                write_lossless(p, frames if v is None else make_variant(frames, fps, v), fps)
+            done.append(str(p))
+        except Exception:
+            done.append(None)
+    return done
+
+
+def family_items(
+    items: list[Item],
+    videos_dir: str | os.PathLike | None,
+    root: str | os.PathLike,
+    config: FamilyConfig,
+    workers: int = 0,
+) -> list[Item]:
+    """Every family member of ``items`` as an item with ``family`` (the source video), ``artifact``
+    (None for the source and rescaled copies) and ``severity`` in its meta; the prompt is the source's."""
+    tasks, owners = [], []
+    for i, it in enumerate(items):
+        src = Path(videos_dir or "") / it.video
+        if not src.is_file():
+            continue
+        tasks.append((str(src), str(family_folder(root, src, config)), plan(it.video, config), config.max_frames))
+        owners.append(i)
+    if workers and workers > 1 and len(tasks) > 1:
+        with ProcessPoolExecutor(workers) as pool:
+            results = list(pool.map(make_family, *zip(*tasks, strict=True)))
+    else:
+        results = [make_family(*t) for t in tasks]
+    out = []
+    for owner, (_, _, variants, _), paths in zip(owners, tasks, results, strict=True):
+        it = items[owner]
+        for v, p in zip([None, *variants], paths, strict=True):
+            if p is None:
+                continue
+            art = v.artifact if v is not None else None
+            meta = {"family": it.video, "artifact": art, "severity": v.severity if v is not None else 0.0,
+                    "scale": v.scale if v is not None else 1.0}  # fmt: skip
+            out.append(Item(video=p, prompt=it.prompt, meta=meta))
+    return out

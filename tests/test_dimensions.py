@@ -1,0 +1,118 @@
+"""Artifact dimensions: learned from graded copies, saved with the model, and what the score falls with."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from aigvqa.artifacts import ARTIFACTS
+from aigvqa.dimensions import artifact_costs, penalty_factor
+from aigvqa.extract import FeatureTable
+from aigvqa.families import FamilyConfig, plan
+from aigvqa.model import ModelError, QualityModel
+
+NAMES = [f"spatial.f{j}" for j in range(6)] + [f"temporal.g{j}" for j in range(4)] + ["lexical.lex_chars"]
+
+
+def _families(n_clips: int = 16, seed: int = 0):
+    """Rows of a synthetic family table: artifact k raises feature k in proportion to its severity."""
+    rng = np.random.default_rng(seed)
+    rows, arts, sev = [], [], []
+    for _ in range(n_clips):
+        base = rng.normal(0, 0.2, len(NAMES))
+        for a in [None, *ARTIFACTS]:
+            for s in [0.0] if a is None else [0.05, 0.2, 0.5, 0.9]:
+                x = base.copy()
+                if a is not None:
+                    x[ARTIFACTS.index(a) % 10] += 3 * s
+                rows.append(x)
+                arts.append(a)
+                sev.append(s)
+    return FeatureTable(NAMES, np.array(rows), {}, {}), arts, np.array(sev)
+
+
+def _model(penalty: bool = True) -> QualityModel:
+    dims = {"params": {"n_estimators": 40}, **({"penalty": {"drop": 0.6}} if penalty else {})}
+    return QualityModel(features="spatial,temporal,lexical", regressor="ridge", artifact_dims=dims)
+
+
+def _fitted(penalty: bool = True) -> tuple[QualityModel, FeatureTable]:
+    table, arts, sev = _families()
+    model = _model(penalty).fit_dimensions(table, arts, sev)
+    y = 3.0 + table.values[:, -1]  # the rated clips' targets do not depend on the artifacts here
+    return model.fit(table, y), table
+
+
+def test_dimensions_rise_with_severity_and_read_clean_on_clean_rows():
+    model, table = _fitted()
+    dims = model.dimensions_array(table)
+    _, arts, sev = _families()
+    arts = np.array([a or "" for a in arts])
+    for k, a in enumerate(ARTIFACTS[:9]):
+        col = dims[:, k]
+        means = [col[(arts == a) & (sev == s)].mean() for s in (0.05, 0.2, 0.5, 0.9)]
+        assert np.all(np.diff(means) > 0), (a, means)
+        assert np.median(col[arts == ""]) <= 0.15
+    d = model.dimensions(table)[0]
+    assert set(d) == set(ARTIFACTS) and all(0.0 <= v <= 1.0 for v in d.values())
+
+
+def test_dims_round_trip_through_save_and_load(tmp_path):
+    model, table = _fitted()
+    model.save(tmp_path / "m")
+    meta = json.loads((tmp_path / "m" / "model.json").read_text())
+    assert meta["dims"]["artifacts"] == list(ARTIFACTS)
+    loaded = QualityModel.load(tmp_path / "m")
+    assert loaded.has_dimensions()
+    assert loaded.dimensions(table) == model.dimensions(table)
+    np.testing.assert_array_equal(loaded.predict(table), model.predict(table))
+
+
+def test_failed_rows_have_no_dimensions():
+    model, table = _fitted()
+    bad = FeatureTable(table.names, table.values[:3].copy(), {1: "cannot decode"}, {})
+    out = model.dimensions(bad)
+    assert out[1] is None and out[0] is not None
+
+
+def test_a_model_without_dimensions_says_so(tmp_path):
+    table, _, _ = _families(5)
+    model = QualityModel(features="spatial,temporal,lexical", regressor="ridge").fit(
+        table, np.linspace(1, 5, len(table.values))
+    )
+    model.save(tmp_path / "old")
+    meta = json.loads((tmp_path / "old" / "model.json").read_text())
+    meta.pop("dims"), meta.pop("artifact_dims")  # a model directory written before dimensions existed
+    (tmp_path / "old" / "model.json").write_text(json.dumps(meta))
+    old = QualityModel.load(tmp_path / "old")
+    assert not old.has_dimensions()
+    with pytest.raises(ModelError, match="no artifact dimensions"):
+        old.dimensions(table)
+
+
+def test_score_falls_with_every_dimension():
+    model, table = _fitted()
+    dims = model.dimensions_array(table)
+    w = model._weights()
+    f = penalty_factor(dims, w)
+    assert np.all((f > 0) & (f <= 1))
+    # more of any artifact, everything else equal: a lower factor
+    bumped = dims.copy()
+    bumped[:, 0] = np.minimum(bumped[:, 0] + 0.1, 1.0)
+    assert np.all(penalty_factor(bumped, w) <= f)
+    costs = artifact_costs(dims, w, np.full(len(dims), 2.0))
+    np.testing.assert_allclose(costs.sum(axis=1), (f - 1) * 2.0)
+    # the explanation still adds up: feature shares, baseline and the artifacts' costs give the score
+    contrib = model.explain(table)
+    total = contrib.sum(axis=1) + model.dimension_costs(table).sum(axis=1)
+    np.testing.assert_allclose(total, model.predict_raw(table), atol=1e-9)
+
+
+def test_family_plan_covers_faint_and_strong_severities():
+    v = plan("clip.mp4", FamilyConfig(copies=2, min_severity=0.02))
+    sev = {a: sorted(x.severity for x in v if x.artifact == a) for a in ARTIFACTS}
+    for a, (lo, hi) in sev.items():
+        assert 0.02 <= lo < 0.15 <= hi <= 1.0, a
+    assert plan("clip.mp4", FamilyConfig()) == plan("clip.mp4", FamilyConfig())
