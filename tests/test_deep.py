@@ -262,9 +262,9 @@ def test_mlp_head_without_sequences_and_ridge_ignoring_them():
 
 
 def test_challenge_recipe_loads():
-    from aigvqa.cli import _load_recipe
     from aigvqa.features import resolve_features
     from aigvqa.model import QualityModel
+    from aigvqa.recipes import load_recipe as _load_recipe
     from aigvqa.video import SamplingConfig
 
     recipe = Path(__file__).resolve().parents[1] / "recipes" / "ntire2025_xgc.json"

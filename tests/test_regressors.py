@@ -85,8 +85,8 @@ def test_svr_prediction_matches_scikit_learn():
 def test_prompt_only_recipe_loads():
     from pathlib import Path
 
-    from aigvqa.cli import _load_recipe
     from aigvqa.model import QualityModel
+    from aigvqa.recipes import load_recipe as _load_recipe
 
     recipe = Path(__file__).resolve().parents[1] / "recipes" / "prompt_only.json"
     model = QualityModel(**_load_recipe(recipe))

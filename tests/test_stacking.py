@@ -142,8 +142,8 @@ def test_a_stack_can_be_a_member_of_a_blend():
 def test_the_cpu_pretrained_recipe_loads_and_covers_every_column():
     from pathlib import Path
 
-    from aigvqa.cli import _load_recipe
     from aigvqa.model import QualityModel
+    from aigvqa.recipes import load_recipe as _load_recipe
 
     recipe = Path(__file__).resolve().parents[1] / "recipes" / "cpu_pretrained.json"
     model = QualityModel(**_load_recipe(recipe))

@@ -1,13 +1,26 @@
 """Command-line options of the deep path (--backbone, --weights, --offline, --device, --head)
 turned into QualityModel parameters: extractor settings of the deep extractors and the
-regressor choice. Kept apart from cli.py so the rules are testable without the CLI."""
+regressor choice. Kept apart from the CLI so the rules are testable without the CLI."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 HEADS = ("blend", "lightgbm", "mlp")
+
+
+@dataclass(frozen=True)
+class DeepOptions:
+    """The deep path's options (``--backbone``, ``--weights``, ``--offline``, ``--device``, ``--head``):
+    backbones and weights as ``NAME`` or ``EXTRACTOR=NAME``, see :func:`apply_deep_options`."""
+
+    backbone: list[str] | None = None
+    weights: list[str] | None = None
+    offline: bool = False
+    device: str | None = None
+    head: str | None = None
 
 
 def deep_extractors(features: str) -> list[str]:

@@ -29,6 +29,7 @@ class Explanation:
     error: str | None = None  # the video failed: the score is a fallback and nothing is explained
     bound: float = 0.0  # how much keeping the score inside the training range moved it
     by_block: dict[str, float] = field(default_factory=dict)  # stacking regressor: each block's share
+    dims: dict[str, float] | None = None  # how much of each artifact the clip shows (0-1), when the model knows
 
     def reasons(self, k: int = 2) -> list[tuple[str, float]]:
         """The ``k`` artifacts that lowered the score most, as (artifact, cost < 0)."""
@@ -46,6 +47,7 @@ class Explanation:
             "pushed_up": [{"feature": n, "contribution": c, "value": v} for n, c, v in self.pushed_up],
             "bound": self.bound,
             **({"by_block": self.by_block} if self.by_block else {}),
+            **({"dims": self.dims} if self.dims is not None else {}),
             "error": self.error,
         }
 
@@ -89,4 +91,9 @@ def explain_rows(model, table: FeatureTable, scores: np.ndarray, top: int = 5) -
 
 def format_reasons(expl: Explanation, k: int = 2) -> str:
     """``"flicker -0.31, blur -0.12"`` (empty when nothing lowered the score)."""
-    return ", ".join(f"{a} {c:+.2f}" for a, c in expl.reasons(k))
+    return format_reason_list(expl.reasons(k))
+
+
+def format_reason_list(reasons: list[tuple[str, float]]) -> str:
+    """``[("flicker", -0.31), ("blur", -0.12)]`` as ``"flicker -0.31, blur -0.12"``."""
+    return ", ".join(f"{a} {c:+.2f}" for a, c in reasons)

@@ -27,7 +27,7 @@ from aigvqa.executors import EXECUTORS, get_executor, map_local  # noqa: F401  (
 from aigvqa.features.base import FeatureExtractor, FrameExtractor
 from aigvqa.registry import EXTRACTORS
 from aigvqa.threads import video_cores, videos_per_worker
-from aigvqa.video import DECODER_VERSION, Clip, SamplingConfig, VideoError, read_clip
+from aigvqa.video import DECODER_VERSION, Clip, SamplingConfig, VideoError, clip_from_frames, read_clip
 
 ExtractorSpec = tuple[str, dict[str, Any]]
 
@@ -392,6 +392,44 @@ def extract_features(
     if prompt_ex:
         prompt_rows = _prompt_features(prompt_ex, [it.prompt for it in items], cache)
         for row, feats in zip(rows, prompt_rows, strict=True):
+            row.update(feats)
+    return _assemble(rows, [ex.name for ex in instances], errors, known_names)
+
+
+def extract_frames_features(
+    videos: list[tuple[Any, float]],
+    prompts: list[str],
+    extractors: list[ExtractorSpec],
+    sampling: SamplingConfig | None = None,
+    cache: FeatureCache | None = None,
+    known_names: list[str] | None = None,
+) -> FeatureTable:
+    """Features of clips held in memory: ``videos`` is a list of (frames, fps), frames as
+    :func:`aigvqa.video.as_frames` takes them. Each clip is sampled as a file holding the same
+    frames would be, so it gets that file's features. Frames are not cached (prompt features
+    are); a clip that cannot be used gets a NaN row and a named error, like an unreadable file."""
+    sampling = sampling or SamplingConfig()
+    instances = [_instance(name, cfg) for name, cfg in extractors]
+    video_ex = [ex for ex in instances if ex.needs_video]
+    prompt_ex = [ex for ex in instances if not ex.needs_video]
+    rows: list[dict[str, dict[str, Any]]] = [{} for _ in videos]
+    errors: dict[int, str] = {}
+    for i, ((frames, fps), prompt) in enumerate(zip(videos, prompts, strict=True)):
+        try:
+            clip = clip_from_frames(frames, fps, sampling)
+        except (TypeError, ValueError) as exc:
+            errors[i] = str(exc)
+            continue
+        outcomes = _extract_in_order(clip, video_ex, prompt)
+        for ex, (feats, exc) in zip(video_ex, outcomes, strict=True):
+            if exc is not None:
+                outcomes.close()
+                errors[i] = f"feature extractor '{ex.name}' failed: {type(exc).__name__}: {exc}"
+                rows[i] = {}
+                break
+            rows[i][ex.name] = feats
+    if prompt_ex:
+        for row, feats in zip(rows, _prompt_features(prompt_ex, list(prompts), cache), strict=True):
             row.update(feats)
     return _assemble(rows, [ex.name for ex in instances], errors, known_names)
 

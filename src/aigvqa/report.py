@@ -46,6 +46,7 @@ class ClipView:
     strip_error: str | None = None
     reasons: list[tuple[str, float]] | None = None  # None: not explained (no model)
     note: str | None = None
+    dims: dict[str, float] | None = None  # how much of each artifact the clip shows, when the model knows
 
 
 @dataclass
@@ -353,6 +354,10 @@ def _clip_card(view: ClipView) -> str:
         parts.append("<div>costliest artifacts: " + ", ".join(f"{_e(a)} {c:+.2f}" for a, c in shown) + "</div>")
     elif view.reasons is not None:
         parts.append("<div>no artifact lowered this score</div>")
+    if view.dims:
+        seen = sorted(((v, a) for a, v in view.dims.items() if v >= 0.05), reverse=True)
+        text = ", ".join(f"{_e(a)} {v:.2f}" for v, a in seen) if seen else "none seen"
+        parts.append(f'<div class="dims">artifacts seen (0-1): {text}</div>')
     if view.note:
         parts.append(f'<div class="note">{_e(view.note)}</div>')
     return "".join(parts) + "</div>"

@@ -25,7 +25,7 @@ VIDEO_EXTENSIONS = (".mp4", ".webm", ".mkv", ".mov", ".avi", ".gif", ".m4v", ".m
 
 # Bump whenever what ``read_clip`` returns for a given file changes: it is part of the
 # feature cache key, so features computed by an older reader are recomputed.
-DECODER_VERSION = "4"
+DECODER_VERSION = "5"
 
 
 class VideoError(Exception):
@@ -365,6 +365,17 @@ class _StridedFrames(_StridedKeeper):
         return self.buffer[: len(self.indices)]
 
 
+def canonical_stride(n_frames: int, cap: int) -> int:
+    """The smallest power of two ``P`` with ``ceil(n_frames / P) <= cap``: the stride a
+    :class:`_StridedKeeper` started at 1 (or at any smaller power of two) ends with after
+    ``n_frames`` items. Sampling at it depends on the frame count only, never on what a
+    container's header says, so the same frames in MP4, MKV, GIF or memory give the same samples."""
+    stride = 1
+    while -(-max(n_frames, 0) // stride) > max(1, cap):
+        stride *= 2
+    return stride
+
+
 def _header_frame_count(stream) -> int:
     if stream.frames:
         return int(stream.frames)
@@ -380,7 +391,7 @@ class _MotionSampler:
 
     def __init__(self, config: SamplingConfig, estimate: int) -> None:
         self.config = config
-        self.stride = -(-estimate // config.motion_frames)
+        self.stride = canonical_stride(estimate, config.motion_frames)
         self.width = self.height = 0
         self.motion: _StridedFrames | None = None
 
@@ -439,7 +450,7 @@ def read_clip(
         estimate = _header_frame_count(stream)
         # spatial candidates are kept as decoded frames and only the chosen ones converted
         candidates = 2 * config.spatial_frames
-        spatial = _StridedKeeper(candidates, -(-estimate // candidates))
+        spatial = _StridedKeeper(candidates)  # from stride 1: its samples depend on the frame count only
         expected = _expected_samples(estimate, spatial, config.spatial_frames)
         early: dict[int, np.ndarray] = {}  # expected samples, converted as they are decoded
         n = 0
@@ -489,3 +500,58 @@ def probe_safely(path: str | os.PathLike) -> tuple[VideoInfo | None, str | None]
         return probe(path), None
     except VideoError as exc:
         return None, exc.reason
+
+
+def as_frames(video: Any) -> np.ndarray:
+    """Frames in memory as a (T, H, W, 3) uint8 RGB array: a NumPy array of that shape, a list of
+    (H, W, 3) frames, or a torch tensor (uint8, or float in [0, 1]; (T, H, W, 3) or (T, 3, H, W))."""
+    if type(video).__module__.startswith("torch"):
+        import torch
+
+        tensor = video.detach().cpu()
+        if tensor.ndim == 4 and tensor.shape[1] == 3 and tensor.shape[-1] != 3:
+            tensor = tensor.permute(0, 2, 3, 1)
+        if tensor.is_floating_point():
+            tensor = (tensor.clamp(0, 1) * 255).round().to(dtype=torch.uint8)
+        video = tensor.contiguous().numpy()
+    if isinstance(video, (list, tuple)):
+        video = np.stack([np.asarray(f) for f in video]) if len(video) else np.zeros((0, 0, 0, 3), np.uint8)
+    if not isinstance(video, np.ndarray):
+        raise TypeError(f"frames must be a NumPy array or torch tensor, got {type(video).__name__}")
+    if video.ndim != 4 or video.shape[-1] != 3:
+        raise ValueError(f"frames must have shape (T, H, W, 3) (RGB), got {tuple(video.shape)}")
+    if video.shape[0] == 0 or video.shape[1] < 2 or video.shape[2] < 2:
+        raise ValueError(f"frames must hold at least one frame of 2x2 pixels or more, got {tuple(video.shape)}")
+    if video.dtype != np.uint8:
+        raise ValueError(f"frames must be uint8 RGB (0-255), got dtype {video.dtype}")
+    return np.ascontiguousarray(video)
+
+
+def clip_from_frames(frames: Any, fps: float, config: SamplingConfig | None = None) -> Clip:
+    """Sample frames held in memory exactly as :func:`read_clip` samples a file holding them.
+
+    ``frames`` as :func:`as_frames` takes them; ``fps`` is their frame rate. Frames decoded
+    from a lossless file give that file's clip, bit for bit: the same samples, downscaled by
+    the same swscale area filter.
+    """
+    config = config or SamplingConfig()
+    if fps is None or not np.isfinite(fps) or fps <= 0:
+        raise ValueError(f"frames in memory need their frame rate: fps must be a positive number, got {fps}")
+    array = as_frames(frames)
+    n, height, width = array.shape[:3]
+    reformatter = VideoReformatter()
+
+    def convert(index: int, size: tuple[int, int]) -> np.ndarray:
+        frame = av.VideoFrame.from_ndarray(array[index], format="rgb24")
+        options = {"width": size[0], "height": size[1], "interpolation": "AREA"} if (width, height) != size else {}
+        return reformatter.reformat(frame, format="rgb24", **options).to_ndarray()
+
+    kept = np.arange(0, n, canonical_stride(n, 2 * config.spatial_frames))
+    numbers = tuple(int(i) for i in kept[sample_indices(len(kept), config.spatial_frames)])
+    spatial_size = _scaled_size(width, height, config.spatial_side)
+    motion_stride = canonical_stride(n, config.motion_frames)
+    motion_size = _scaled_size(width, height, config.motion_side)
+    motion = np.stack([convert(i, motion_size) for i in range(0, n, motion_stride)])
+    spatial = np.stack([convert(i, spatial_size) for i in numbers])
+    info = VideoInfo(width, height, float(fps), n, n / float(fps), "rawvideo")
+    return Clip(spatial, motion, float(fps) / motion_stride, info, numbers)

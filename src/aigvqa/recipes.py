@@ -1,0 +1,87 @@
+"""Recipes: model settings from a JSON file (``--config``) or a dict, merged with explicit options."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+RECIPE_KEYS = frozenset(
+    {"features", "regressor", "regressor_params", "target", "seed", "sampling", "extractor_config", "augment"}
+)
+
+
+class RecipeError(ValueError):
+    """A recipe that cannot be read or holds unknown or bad settings."""
+
+
+def load_recipe(recipe: str | os.PathLike | dict[str, Any] | None) -> dict[str, Any]:
+    """:class:`~aigvqa.model.QualityModel` parameters from a JSON recipe file or a dict.
+
+    Keys starting with ``_`` are comments. Unknown keys and bad ``sampling`` / ``augment``
+    settings are reported, naming the file, never passed on.
+    """
+    if recipe is None:
+        return {}
+    where = "recipe" if isinstance(recipe, dict) else f"--config {recipe}"
+    if isinstance(recipe, dict):
+        params = dict(recipe)
+    else:
+        path = Path(recipe)
+        try:
+            params = json.loads(path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise RecipeError(f"{where}: file not found") from None
+        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            raise RecipeError(f"{where}: not valid JSON ({exc})") from None
+        if not isinstance(params, dict):
+            raise RecipeError(f"{where}: expected a JSON object of model settings")
+    params = {k: v for k, v in params.items() if not k.startswith("_")}
+    unknown = sorted(set(params) - RECIPE_KEYS)
+    if unknown:
+        raise RecipeError(f"{where}: unknown settings {', '.join(unknown)}; known: {', '.join(sorted(RECIPE_KEYS))}")
+    if isinstance(params.get("sampling"), dict):
+        from aigvqa.video import SamplingConfig
+
+        try:
+            SamplingConfig(**params["sampling"])
+        except TypeError as exc:
+            raise RecipeError(f"{where}: bad 'sampling' ({exc})") from None
+    if params.get("augment") is not None:
+        from aigvqa.augment import AugmentConfig
+
+        if not isinstance(params["augment"], dict):
+            raise RecipeError(f"{where}: 'augment' must be an object of augmentation settings")
+        try:
+            AugmentConfig.from_dict(params["augment"])
+        except ValueError as exc:
+            raise RecipeError(f"{where}: {exc}") from None
+    return params
+
+
+def model_params(
+    config: str | os.PathLike | dict[str, Any] | None = None,
+    *,
+    features: str | None = None,
+    regressor: str | None = None,
+    target: str = "gt_score",
+    seed: int = 0,
+    backbone: list[str] | None = None,
+    weights: list[str] | None = None,
+    offline: bool = False,
+    device: str | None = None,
+    head: str | None = None,
+) -> dict[str, Any]:
+    """QualityModel parameters: explicit options over the recipe over the defaults."""
+    from aigvqa.deep_options import apply_deep_options
+    from aigvqa.features import DEFAULT_FEATURES
+
+    params = load_recipe(config)
+    if features:
+        params["features"] = features
+    params.setdefault("features", DEFAULT_FEATURES)
+    if regressor:
+        params["regressor"] = regressor
+    params.update(target=target, seed=seed)
+    return apply_deep_options(params, backbone, weights, offline, device, head, regressor)
