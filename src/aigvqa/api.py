@@ -235,8 +235,7 @@ class Scorer:
     @property
     def has_dimensions(self) -> bool:
         """Whether the model estimates artifact dimensions (``ScoreResult.dims``)."""
-        check = getattr(self.model, "has_dimensions", None)
-        return bool(check()) if check is not None else False
+        return self.model.has_dimensions()
 
     def features(
         self,

@@ -8,8 +8,9 @@ from pathlib import Path
 from typing import Any
 
 RECIPE_KEYS = frozenset(
-    {"features", "regressor", "regressor_params", "target", "seed", "sampling", "extractor_config", "augment"}
-)
+    {"features", "regressor", "regressor_params", "target", "seed", "sampling", "extractor_config", "augment",
+     "artifact_dims"}
+)  # fmt: skip
 
 
 class RecipeError(ValueError):
