@@ -190,3 +190,9 @@ def test_a_missing_extra_or_bad_setting_is_one_clear_line(monkeypatch):
         build_backbone("resnet")
     with pytest.raises(ValueError, match="multiple of grid"):
         FineTune(0, view="fragments", size=100, grid=7)
+
+
+def test_keeping_the_output_of_frozen_layers_gives_the_model_of_recomputing_it(synthetic_data):
+    cached, table = _fit(synthetic_data, freeze=1, cache_frozen=True)
+    recomputed, _ = _fit(synthetic_data, freeze=1, cache_frozen=False)
+    assert np.abs(cached.predict(table) - recomputed.predict(table)).max() < 1e-5

@@ -42,11 +42,14 @@ def _checkpointed(module, x):
 
 
 class _Backbone:
-    """Mixin documenting the backbone interface (``dim``, ``mean``, ``std``, ``groups``)."""
+    """Mixin documenting the backbone interface (``dim``, ``mean``, ``std``, ``layer_groups``).
+    Backbones with ``splits = True`` run any range of their layer groups (``forward(x, start,
+    stop)``), so the output of frozen leading groups can be computed once and cached."""
 
     dim: int
     mean: tuple[float, float, float]
     std: tuple[float, float, float]
+    splits: bool = False
 
     def layer_groups(self) -> list[list[Any]]:  # pragma: no cover - overridden
         raise NotImplementedError
@@ -81,14 +84,20 @@ def _effnet(variant: str, pretrained: bool, size: int):
             self.net = net
             self.dim, self.mean, self.std = 1280, (0.5, 0.5, 0.5), (0.5, 0.5, 0.5)
             self.checkpointing = False
+            self.splits = True
 
-        def forward(self, x):
+        def forward(self, x, start: int = 0, stop: int | None = None):
+            """Layer groups ``start`` to ``stop`` (default: all, then global pooling)."""
             n = self.net
-            x = n._swish(n._bn0(n._conv_stem(x)))
-            for block in n._blocks:  # eval mode: no drop-connect
+            last = len(n._blocks) + 2 if stop is None else stop
+            if start == 0 and last > 0:
+                x = n._swish(n._bn0(n._conv_stem(x)))
+            for g in range(max(start, 1), min(last, len(n._blocks) + 1)):  # eval mode: no drop-connect
+                block = n._blocks[g - 1]
                 x = _checkpointed(block, x) if self.checkpointing and x.requires_grad else block(x)
-            x = n._swish(n._bn1(n._conv_head(x)))
-            return x.mean(dim=(2, 3))
+            if last == len(n._blocks) + 2:
+                x = n._swish(n._bn1(n._conv_head(x)))
+            return x.mean(dim=(2, 3)) if stop is None else x
 
         def layer_groups(self):
             n = self.net
@@ -138,7 +147,7 @@ def _timm(name: str, weights: str | None, pretrained: bool):
             self.dim = int(model.num_features)
             self.mean, self.std = tuple(data["mean"]), tuple(data["std"])
 
-        def forward(self, x):
+        def forward(self, x, start: int = 0):
             return self.net(x)
 
         def layer_groups(self):
@@ -187,7 +196,7 @@ def _open_clip(arch: str, weights: str | None, pretrained: bool):
             self.mean = tuple(cfg.get("mean", CLIP_STATS[0]))
             self.std = tuple(cfg.get("std", CLIP_STATS[1]))
 
-        def forward(self, x):
+        def forward(self, x, start: int = 0):
             return self.net(x)
 
         def layer_groups(self):
@@ -219,11 +228,12 @@ def _tiny(dim: int = 32):
                 [nn.Conv2d(3, 8, 3, 2, 1), nn.Conv2d(8, 16, 3, 2, 1), nn.Conv2d(16, dim, 3, 2, 1)]
             )
             self.dim, self.mean, self.std = dim, IMAGENET[0], IMAGENET[1]
+            self.splits = True
 
-        def forward(self, x):
-            for conv in self.convs:
+        def forward(self, x, start: int = 0, stop: int | None = None):
+            for conv in self.convs[start:stop]:
                 x = torch_module().nn.functional.gelu(conv(x))
-            return x.mean(dim=(2, 3))
+            return x.mean(dim=(2, 3)) if stop is None else x
 
         def layer_groups(self):
             return [list(c.parameters()) for c in self.convs]
@@ -286,14 +296,23 @@ def build_net(backbone, n_frames: int, n_tab: int, temporal: str = "attention", 
         def head_parameters(self):
             return [p for name, p in self.named_parameters() if not name.startswith("backbone.")]
 
-        def forward(self, views, tab):
-            """``views`` uint8 (B, K, S, S, 3), ``tab`` float (B, n_tab) → scores (B,)."""
+        def images(self, views):
+            """uint8 (B, K, S, S, 3) views → the backbone's normalised (B·K, 3, S, S) input."""
             b, k, s = views.shape[0], views.shape[1], views.shape[2]
             x = views.reshape(b * k, s, s, 3).permute(0, 3, 1, 2).float().div_(255.0)
             x = (x - self.mean) / self.std
-            if x.is_cuda:
-                x = x.contiguous(memory_format=torch.channels_last)
-            tokens = self.norm(self.backbone(x).float().reshape(b, k, -1))
+            return x.contiguous(memory_format=torch.channels_last) if x.is_cuda else x
+
+        def prefix(self, views, stop: int):
+            """The output of the backbone's first ``stop`` layer groups (frozen ones: cacheable)."""
+            return self.backbone(self.images(views), 0, stop)
+
+        def forward(self, views, tab, start: int = 0):
+            """``views`` uint8 (B, K, S, S, 3) → scores (B,); with ``start`` > 0, ``views`` is instead
+            the (B, K, ...) output of :meth:`prefix` with ``stop=start``."""
+            b, k = views.shape[0], views.shape[1]
+            x = self.images(views) if start == 0 else views.flatten(0, 1)
+            tokens = self.norm(self.backbone(x, start).float().reshape(b, k, -1))
             if self.temporal == "mean":
                 pooled = tokens.mean(dim=1)
             else:

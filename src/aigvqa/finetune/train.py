@@ -242,6 +242,7 @@ class LoopSettings:
     workers: int
     seed: int
     grad_checkpointing: bool
+    cache_frozen: bool = False
 
 
 def steps_per_epoch(n: int, s: LoopSettings) -> int:
@@ -273,6 +274,12 @@ def train_loop(net, dataset: FramesDataset, tab: np.ndarray, y: np.ndarray, rows
         model = torch.nn.parallel.DistributedDataParallel(net, device_ids=ids)
     tab_t = torch.from_numpy(tab).to(device)
     y_t = torch.from_numpy(y.astype(np.float32)).to(device)
+    spec = dataset.spec
+    # frozen leading layer groups see the same pixels every epoch (fixed views): their output is
+    # computed once per row and kept (the same numbers as recomputing it; far less CPU)
+    frozen = s.freeze if (s.cache_frozen and s.freeze > 0 and getattr(net.backbone, "splits", False)
+                          and spec.view == "resize" and not spec.flip) else 0  # fmt: skip
+    kept: dict[int, Any] = {}
     for epoch in range(start, s.epochs):
         import time
 
@@ -293,8 +300,10 @@ def train_loop(net, dataset: FramesDataset, tab: np.ndarray, y: np.ndarray, rows
             last = (i + 1) % s.accumulate == 0
             sync = model.no_sync() if (ctx.world > 1 and not last) else _nothing()
             with sync:
+                x = _frozen_output(net, views, rows_t.tolist(), frozen, kept, device) if frozen else \
+                    views.to(device, non_blocking=True)  # fmt: skip
                 with autocast(device):
-                    p_local = model(views.to(device, non_blocking=True), tab_t[rows_t.to(device)])
+                    p_local = model(x, tab_t[rows_t.to(device)], frozen)
                 p = _gathered(ctx, p_local.float(), sizes)
                 t = y_t[torch.from_numpy(m).to(device)]  # ``p`` is in the order of ``m``
                 loss = s.mse_weight * ((p - t) ** 2).mean()
@@ -315,6 +324,18 @@ def train_loop(net, dataset: FramesDataset, tab: np.ndarray, y: np.ndarray, rows
             log(f"epoch {epoch + 1}/{s.epochs}: loss {np.mean(losses):.4f}, {time.perf_counter() - began:.1f} s")
     net.backbone.set_grad_checkpointing(False)
     return net
+
+
+def _frozen_output(net, views, rows: list[int], stop: int, kept: dict[int, Any], device: str):
+    """(B, K, ...) outputs of the first ``stop`` (frozen) layer groups, computed once per row."""
+    torch = torch_module()
+    need = [j for j, r in enumerate(rows) if r not in kept]
+    if need:
+        with torch.no_grad(), autocast(device):
+            h = net.prefix(views[need].to(device), stop)
+        for j, out in zip(need, h.reshape(len(need), views.shape[1], *h.shape[1:]), strict=True):
+            kept[rows[j]] = out
+    return torch.stack([kept[r] for r in rows])
 
 
 class _nothing:

@@ -76,6 +76,7 @@ class FineTune(Regressor):
         rank_weight: float = 1.0,
         mse_weight: float = 0.1,
         grad_checkpointing: bool = False,
+        cache_frozen: bool = False,
         workers: int = 2,
         device: str = "auto",
         threads: int = 0,
@@ -96,6 +97,7 @@ class FineTune(Regressor):
         self.weight_decay, self.warmup, self.freeze = float(weight_decay), float(warmup), int(freeze)
         self.rank_weight, self.mse_weight = float(rank_weight), float(mse_weight)
         self.grad_checkpointing, self.workers, self.device = bool(grad_checkpointing), int(workers), device
+        self.cache_frozen = bool(cache_frozen)
         self.threads, self.frame_cache, self.checkpoint_dir = int(threads), frame_cache, checkpoint_dir
         self.keep_checkpoints, self.verbose = bool(keep_checkpoints), bool(verbose)
         if self.epochs < 1 or self.batch_size < 2 or self.accumulate < 1:
@@ -115,7 +117,8 @@ class FineTune(Regressor):
             "epochs": self.epochs, "batch_size": self.batch_size, "accumulate": self.accumulate, "lr": self.lr,
             "backbone_lr": self.backbone_lr, "layer_decay": self.layer_decay, "weight_decay": self.weight_decay,
             "warmup": self.warmup, "freeze": self.freeze, "rank_weight": self.rank_weight,
-            "mse_weight": self.mse_weight, "grad_checkpointing": self.grad_checkpointing, "workers": self.workers,
+            "mse_weight": self.mse_weight, "grad_checkpointing": self.grad_checkpointing,
+            "cache_frozen": self.cache_frozen, "workers": self.workers,
             "device": self.device, "threads": self.threads, "frame_cache": self.frame_cache,
             "checkpoint_dir": self.checkpoint_dir, "keep_checkpoints": self.keep_checkpoints, "verbose": self.verbose,
         }  # fmt: skip
@@ -185,7 +188,7 @@ class FineTune(Regressor):
 
         return LoopSettings(self.epochs, self.batch_size, self.accumulate, self.lr, self.backbone_lr, self.layer_decay,
                             self.weight_decay, self.warmup, self.freeze, self.rank_weight, self.mse_weight,
-                            self.workers, self.seed, self.grad_checkpointing)  # fmt: skip
+                            self.workers, self.seed, self.grad_checkpointing, self.cache_frozen)  # fmt: skip
 
     # -- learning ------------------------------------------------------------------------------
     def fit(self, X: np.ndarray, y: np.ndarray, sequences: Sequences = None) -> FineTune:
