@@ -196,3 +196,38 @@ def test_keeping_the_output_of_frozen_layers_gives_the_model_of_recomputing_it(s
     cached, table = _fit(synthetic_data, freeze=1, cache_frozen=True)
     recomputed, _ = _fit(synthetic_data, freeze=1, cache_frozen=False)
     assert np.abs(cached.predict(table) - recomputed.predict(table)).max() < 1e-5
+
+
+@pytest.mark.parametrize("backbone", ["timm:test_convnext", "open_clip:ViT-B-32"])
+def test_timm_and_open_clip_backbones_fine_tune_save_and_reload(backbone, synthetic_data, tmp_path):
+    """Random weights of a timm / open_clip architecture (the deep extra; CI's second venv)."""
+    pytest.importorskip("timm" if backbone.startswith("timm") else "open_clip")
+    from aigvqa.finetune.nets import build_backbone
+    from aigvqa.model import QualityModel
+
+    assert len(build_backbone(backbone, pretrained=False).layer_groups()) > 3  # layer-wise LR decay has layers
+    size = 64 if backbone.startswith("timm") else 224
+    model, table = _fit(synthetic_data, backbone=backbone, pretrained=False, size=size, frames=2, epochs=1,
+                        batch_size=12, layer_decay=0.7, grad_checkpointing=True)  # fmt: skip
+    model.save(tmp_path / "m")
+    again = QualityModel.load(tmp_path / "m")
+    assert np.abs(again.predict(table) - model.predict(table)).max() < 1e-5
+
+
+def test_a_stack_combines_a_fine_tuned_block_with_a_feature_model(synthetic_data, tmp_path):
+    from aigvqa.data import load_items
+    from aigvqa.model import QualityModel
+    from aigvqa.pipeline import RunOptions, train
+
+    blocks = [{"name": "words", "features": "lexical", "regressor": "ridge"},
+              {"name": "pixels", "features": "frames", "regressor": "finetune",
+               "params": {**TINY, "fuse": None, "epochs": 2}}]  # fmt: skip
+    items = load_items(synthetic_data.train_json, target="gt_score", require_target=True)
+    model = QualityModel(features="frames,lexical", regressor="stack", regressor_params={"blocks": blocks, "folds": 2})
+    model, table = train(model, items, RunOptions(videos_dir=synthetic_data.videos, workers=0, progress=False))
+    assert model.regressor_.block_names() == ["words", "pixels"]
+    model.save(tmp_path / "m")
+    again = QualityModel.load(tmp_path / "m")
+    assert np.abs(again.predict(table) - model.predict(table)).max() < 1e-6
+    shares, _ = again.explain_blocks(table)
+    assert set(shares) == {"words", "pixels"}

@@ -1,6 +1,6 @@
 """The ``frames`` extractor: names each video's file for the fine-tuning regressor.
 
-It decodes nothing and has no scalar columns. Its per-row arrays ``frames.path`` (the file)
+It decodes nothing; its one column, ``frames.present``, is always 1. Its per-row arrays ``frames.path`` (the file)
 and ``frames.digest`` (its content digest) tell the ``finetune`` regressor which video each
 row is; that regressor decodes the frames itself, in its data-loader worker processes, and
 keeps them in a memory-mapped frame cache keyed by the digest (:mod:`aigvqa.finetune.frames`).
@@ -31,4 +31,5 @@ class FrameFiles(FeatureExtractor):
         raise ValueError("the 'frames' extractor reads the file itself (extract_file), not a decoded clip")
 
     def extract_file(self, path: str, digest: str) -> dict[str, Any]:
-        return {"__arrays__": {"path": np.array(str(path)), "digest": np.array(str(digest))}}
+        # one constant column, so a stack block of "frames" has a column to own
+        return {"present": 1.0, "__arrays__": {"path": np.array(str(path)), "digest": np.array(str(digest))}}
