@@ -1,0 +1,235 @@
+"""The documentation's examples run, so the docs cannot rot.
+
+Every fenced ``bash`` and ``python`` block in ``README.md`` and ``docs/*.md`` runs, page by page and
+in page order, in a fresh copy of a prepared workspace: small synthetic clips laid out under the
+names the examples use (``data/train.json``, ``data/val_videos/``, ``clip1.mp4``, …), a model in
+``models/xgc`` and its predictions in ``runs/val/``. ``text`` and ``json`` blocks are shown, not
+run. A block that cannot run here (a GPU, a Ray cluster, hub weights, the ``deep`` extra) is
+preceded by ``<!-- not-run: <reason> -->``, and the reason must be given.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+PAGES = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+RUN = {"bash", "python"}
+SHOWN = {"text", "json"}
+BLOCK_TIMEOUT_S = 120
+FENCE = re.compile(r"^(?P<indent>\s*)```(?P<lang>\S*)\s*$")
+SKIP = re.compile(r"^\s*<!--\s*not-run:(?P<reason>.*?)-->\s*$")
+# the workspace: clips at the smallest size the features accept, so every page runs in seconds
+N_TRAIN, N_VAL = 12, 6
+CLIP_SIZE, CLIP_FRAMES = (96, 64), 12
+
+
+@dataclass(frozen=True)
+class Block:
+    page: Path
+    line: int  # 1-based line of the opening fence
+    lang: str
+    code: str
+    skip: str | None  # the not-run reason, or None
+
+    def __str__(self) -> str:
+        return f"{self.page.relative_to(ROOT)}:{self.line} ({self.lang})"
+
+
+def blocks_of(page: Path) -> list[Block]:
+    """The fenced blocks of a Markdown page, with the not-run reason given just before each."""
+    lines = page.read_text(encoding="utf-8").splitlines()
+    blocks, i, skip = [], 0, None
+    while i < len(lines):
+        marker = SKIP.match(lines[i])
+        fence = FENCE.match(lines[i])
+        if marker:
+            skip = marker["reason"].strip()
+            assert FENCE.match(lines[i + 1] if i + 1 < len(lines) else ""), (
+                f"{page.name}:{i + 1}: a not-run comment must sit right above a fenced block"
+            )
+        elif fence:
+            indent, start = len(fence["indent"]), i
+            body = []
+            i += 1
+            while i < len(lines) and not re.match(r"^\s*```\s*$", lines[i]):
+                body.append(lines[i][indent:])
+                i += 1
+            assert i < len(lines), f"{page.name}:{start + 1}: unclosed code block"
+            blocks.append(Block(page, start + 1, fence["lang"], "\n".join(body) + "\n", skip))
+            skip = None
+        i += 1
+    return blocks
+
+
+ALL_BLOCKS = [b for page in PAGES for b in blocks_of(page)]
+
+
+def test_every_block_says_whether_it_runs():
+    """A block runs (bash, python), is shown (text, json), or says why it cannot run here."""
+    assert len(PAGES) > 5 and any(b.lang in RUN for b in ALL_BLOCKS)
+    for block in ALL_BLOCKS:
+        assert block.lang in RUN | SHOWN, f"{block}: tag the block bash, python, text or json"
+        if block.skip is not None:
+            assert block.skip, f"{block}: a not-run comment must give its reason"
+            assert block.lang in RUN, f"{block}: only bash and python blocks run, so only they can be skipped"
+
+
+# -- the workspace the examples run in ----------------------------------------------------------
+
+
+def _env(cache: Path) -> dict[str, str]:
+    env = dict(os.environ)
+    env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
+    env["AIGVQA_CACHE_DIR"] = str(cache)  # never the user's cache
+    env["MPLBACKEND"] = "Agg"
+    return env
+
+
+def _run(cmd: list[str], cwd: Path, env: dict[str, str], what: str) -> str | None:
+    """Run ``cmd``; None, or what went wrong with its output."""
+    try:
+        done = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=BLOCK_TIMEOUT_S)
+    except subprocess.TimeoutExpired as exc:
+        return f"{what} took over {BLOCK_TIMEOUT_S} s:\n{exc.stdout or ''}\n{exc.stderr or ''}"
+    if done.returncode != 0:
+        return f"{what} failed (exit {done.returncode}):\n{done.stdout}\n{done.stderr}"
+    return None
+
+
+def _prepare(cmd: list[str], cwd: Path, env: dict[str, str], what: str) -> None:
+    failure = _run(cmd, cwd, env, what)
+    assert failure is None, failure
+
+
+def _decode(path: Path) -> tuple[np.ndarray, int]:
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        fps = round(float(stream.average_rate))
+        return np.stack([f.to_ndarray(format="rgb24") for f in container.decode(stream)]), fps
+
+
+def build_workspace(root: Path, clips: Path, env: dict[str, str]) -> None:
+    """What the examples name, under ``root``: data, clips, recipes, a trained model and its predictions."""
+    from aigvqa.synthetic import make_dataset, write_video
+
+    records = make_dataset(clips, n_clips=N_TRAIN + N_VAL, seed=0, size=CLIP_SIZE, n_frames=CLIP_FRAMES)
+    data = root / "data"
+    splits = {"train": records[:N_TRAIN], "val": records[N_TRAIN:]}
+    for split, items in splits.items():
+        (data / f"{split}_videos").mkdir(parents=True)
+        rows = []
+        for i, r in enumerate(items):
+            shutil.copy(clips / "videos" / r["video"], data / f"{split}_videos" / r["video"])
+            generator = "gen-a" if i % 2 == 0 else "gen-b"  # the group field the examples rank by
+            rows.append({"video": r["video"], "prompt": r["prompt"], "gt_score": r["gt_score"], "generator": generator})
+        if split == "train":
+            (data / "train.json").write_text(json.dumps(rows, indent=1))
+        else:
+            (data / "val.json").write_text(json.dumps([{k: v for k, v in r.items() if k != "gt_score"} for r in rows]))
+            (data / "val_labels.json").write_text(json.dumps(rows, indent=1))
+    first, second = splits["val"][0]["video"], splits["val"][1]["video"]
+    shutil.copy(data / "val_videos" / first, root / "clip1.mp4")
+    frames, fps = _decode(data / "val_videos" / second)
+    write_video(root / "clip2.webm", frames, fps, codec="libvpx-vp9")
+    shutil.copytree(ROOT / "recipes", root / "recipes")
+    aigvqa = [sys.executable, "-m", "aigvqa"]
+    _prepare([*aigvqa, "train", "data/train.json", "--videos", "data/train_videos", "--out", "models/xgc", "-q"],
+             root, env, "training the workspace's model")
+    _prepare([*aigvqa, "predict", "data/val.json", "--videos", "data/val_videos", "--model", "models/xgc",
+              "--out", "runs/val/prediction.json", "-q"], root, env, "predicting the workspace's validation items")
+    # the clips' features in the cache, so that pages running side by side do not each compute them
+    _prepare([*aigvqa, "score", "clip1.mp4", "clip2.webm"], root, env, "scoring the workspace's clips")
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory) -> tuple[Path, dict[str, str]]:
+    """The prepared workspace, built once, and the environment the examples run in."""
+    root = tmp_path_factory.mktemp("docs-workspace")
+    env = _env(tmp_path_factory.mktemp("docs-cache"))
+    build_workspace(root, tmp_path_factory.mktemp("docs-clips"), env)
+    return root, env
+
+
+def run_page(page: Path, root: Path, env: dict[str, str], scratch: Path) -> str | None:
+    """Run a page's bash and python blocks in order in a copy of the workspace; the first failure, or None."""
+    here = scratch / "ws"
+    shutil.copytree(root, here)
+    for n, block in enumerate(b for b in blocks_of(page) if b.lang in RUN and b.skip is None):
+        script = scratch / f"block{n}.{'sh' if block.lang == 'bash' else 'py'}"
+        script.write_text(block.code)
+        cmd = ["bash", "-euo", "pipefail", str(script)] if block.lang == "bash" else [sys.executable, str(script)]
+        failure = _run(cmd, here, env, str(block))
+        if failure:
+            return failure
+    return None
+
+
+RUNNABLE_PAGES = [p for p in PAGES if any(b.lang in RUN and b.skip is None for b in blocks_of(p))]
+
+
+@pytest.fixture(scope="module")
+def page_failures(request, workspace, tmp_path_factory) -> dict[Path, str | None]:
+    """Run the selected pages side by side, one per core (each page's blocks in order)."""
+    root, env = workspace
+    selected = {
+        item.callspec.params["page"]
+        for item in request.session.items
+        if getattr(item, "originalname", "") == "test_page_examples_run"
+    }
+    pages = [p for p in RUNNABLE_PAGES if p in selected]
+    with ThreadPoolExecutor(max_workers=max(1, min(len(pages), os.cpu_count() or 1))) as pool:
+        futures = {p: pool.submit(run_page, p, root, env, tmp_path_factory.mktemp("page")) for p in pages}
+        return {p: f.result() for p, f in futures.items()}
+
+
+@pytest.mark.parametrize("page", RUNNABLE_PAGES, ids=lambda p: str(p.relative_to(ROOT)))
+def test_page_examples_run(page, page_failures):
+    """Every bash and python block of a page runs, in order, in one copy of the workspace."""
+    assert page_failures[page] is None, page_failures[page]
+
+
+# -- the bundled models' cards on the docs site -------------------------------------------------
+
+
+def _hooks():
+    spec = importlib.util.spec_from_file_location("docs_hooks", ROOT / "docs" / "hooks.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_cards_page_shows_every_key_of_every_card():
+    """Every key of every bundled card reaches the page, by its lines when it has a ``_lines`` twin."""
+    from aigvqa.zoo import list_bundled
+
+    rendered = _hooks().render_cards(ROOT)
+    for card in list_bundled():
+        assert f"### `{card['name']}`" in rendered
+        for key, value in card.items():
+            if key == "name" or f"{key}_lines" in card:
+                continue
+            for text in value if isinstance(value, list) else [value]:
+                if isinstance(text, str):
+                    assert text in rendered, f"{card['name']}: {key} is not on the page"
+
+
+def test_a_new_card_key_appears_without_code_changes():
+    card = {"summary": "a model", "invariances": {"scale": [0.5, 2.0], "checked": True}, "prompt_block": "words"}
+    rendered = _hooks().render_card("new", card)
+    assert "**Invariances**" in rendered and "**Prompt block**" in rendered
+    assert "- **scale**:" in rendered and "- 0.5" in rendered and "- **checked**: yes" in rendered
+    assert rendered.index("a model") < rendered.index("Invariances")
