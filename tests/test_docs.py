@@ -88,6 +88,12 @@ def test_every_block_says_whether_it_runs():
             assert block.lang in RUN, f"{block}: only bash and python blocks run, so only they can be skipped"
 
 
+def test_every_docs_page_is_in_the_nav():
+    """A page left out of mkdocs.yml's nav builds, but no reader finds it."""
+    nav = set(re.findall(r"^\s*- [^:]+:\s*(\S+\.md)\s*$", (ROOT / "mkdocs.yml").read_text(), flags=re.M))
+    assert nav == {p.name for p in (ROOT / "docs").glob("*.md")}
+
+
 # -- the workspace the examples run in ----------------------------------------------------------
 
 
