@@ -58,8 +58,25 @@ class FamilyConfig:
             raise ValueError(f"families: {exc}") from None
 
 
+def load_unlabelled(folder: str | os.PathLike, split: str = "train") -> list[Item]:
+    """The clips of one split of a folder laid out like ``shared/data/modern`` (``manifest.json``
+    listing ``video`` paths relative to it, with ``split``, ``prompt``, ``generator``), as items
+    with absolute paths."""
+    import json
+
+    folder = Path(folder).resolve()
+    entries = json.loads((folder / "manifest.json").read_text())
+    return [
+        Item(video=str(folder / e["video"]), prompt=e.get("prompt", ""), meta={"generator": e.get("generator")})
+        for e in entries
+        if e.get("split") == split
+    ]
+
+
 def plan(video: str, config: FamilyConfig) -> list[Variant]:
-    """The copies of one clip (depends only on its name and the settings)."""
+    """The copies of one clip (depends only on the settings, its file name and its folder's name,
+    so a clip gets the same family wherever its folder lies)."""
+    video = "/".join(Path(video).parts[-2:])
     out = []
     lo, k = math.log(config.min_severity), max(config.copies, 1)
     for artifact in config.artifacts:

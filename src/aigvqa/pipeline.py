@@ -137,6 +137,22 @@ def with_families(
     )
 
 
+def featurize_unique(model: QualityModel, items: list[Item], run: RunOptions) -> FeatureTable:
+    """:func:`featurize`, extracting each distinct (video, prompt) once (a family member that also
+    trains the score is one video)."""
+    keys = [(str(it.video), it.prompt) for it in items]
+    first: dict[tuple[str, str], int] = {}
+    for i, k in enumerate(keys):
+        first.setdefault(k, i)
+    order = sorted(first.values())
+    position = {keys[i]: j for j, i in enumerate(order)}
+    table = featurize(model, [items[i] for i in order], run)
+    rows = [position[k] for k in keys]
+    errors = {i: table.errors[r] for i, r in enumerate(rows) if r in table.errors}
+    sequences = {k: [v[r] for r in rows] for k, v in table.sequences.items()}
+    return FeatureTable(table.names, table.values[rows], errors, sequences)
+
+
 def _fit(
     model: QualityModel,
     table: FeatureTable,
@@ -167,7 +183,7 @@ def train(
         copies = np.flatnonzero((fam.source >= 0) & fam.is_copy())
         rows = rows + [fam.items[i] for i in copies]
         y = np.concatenate([y, fam.copy_targets(y, model)[copies]])
-    table = featurize(model, rows + ([] if fam is None else fam.items), run)
+    table = featurize_unique(model, rows + ([] if fam is None else fam.items), run)
     labelled = np.arange(len(rows)) < len(items)  # the copies' targets are made, not rated
     fam_table = None if fam is None else table.subset(np.arange(len(rows), len(table.values)))
     table = table.subset(np.arange(len(rows)))
@@ -246,7 +262,7 @@ def cross_validate(
         rows = rows + [fam.items[i] for i in copies]
         y_all = np.concatenate([y_all, fam.copy_targets(y, model)[copies]])
         sources = np.concatenate([sources, fam.source[copies]])
-    table = featurize(model, rows + ([] if fam is None else fam.items), run)
+    table = featurize_unique(model, rows + ([] if fam is None else fam.items), run)
     fam_table = None if fam is None else table.subset(np.arange(len(rows), len(table.values)))
     table = table.subset(np.arange(len(rows)))
     oof = np.zeros((repeats, len(items)))
