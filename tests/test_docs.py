@@ -152,13 +152,16 @@ def build_workspace(root: Path, clips: Path, env: dict[str, str]) -> None:
     frames, fps = _decode(data / "val_videos" / second)
     write_video(root / "clip2.webm", frames, fps, codec="libvpx-vp9")
     shutil.copytree(ROOT / "recipes", root / "recipes")
-    aigvqa = [sys.executable, "-m", "aigvqa"]
-    _prepare([*aigvqa, "train", "data/train.json", "--videos", "data/train_videos", "--out", "models/xgc", "-q"],
-             root, env, "training the workspace's model")
-    _prepare([*aigvqa, "predict", "data/val.json", "--videos", "data/val_videos", "--model", "models/xgc",
-              "--out", "runs/val/prediction.json", "-q"], root, env, "predicting the workspace's validation items")
-    # the clips' features in the cache, so that pages running side by side do not each compute them
-    _prepare([*aigvqa, "score", "clip1.mp4", "clip2.webm"], root, env, "scoring the workspace's clips")
+    steps = {  # in this process's interpreter, without worker processes
+        "training the workspace's model":
+            ["train", "data/train.json", "--videos", "data/train_videos", "--out", "models/xgc"],
+        "predicting the validation items": ["predict", "data/val.json", "--videos", "data/val_videos",
+                                            "--model", "models/xgc", "--out", "runs/val/prediction.json"],
+        # the clips' features in the cache, so that pages running side by side do not each compute them
+        "scoring the clips": ["score", "clip1.mp4", "clip2.webm"],
+    }
+    for what, args in steps.items():
+        _prepare([sys.executable, "-m", "aigvqa", *args, "--workers", "0"], root, env, what)
 
 
 @pytest.fixture(scope="module")
