@@ -94,6 +94,23 @@ def test_every_docs_page_is_in_the_nav():
     assert nav == {p.name for p in (ROOT / "docs").glob("*.md")}
 
 
+def _slug(heading: str) -> str:
+    """A heading's anchor as GitHub makes it (and mkdocs' toc, for these headings)."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
+def test_readme_links_reach_their_pages_and_sections():
+    """The README's links into the docs, which GitHub follows, name pages and sections that exist."""
+    links = re.findall(r"\]\(((?:docs/)?[\w./-]+\.md)(?:#([\w-]+))?\)", (ROOT / "README.md").read_text())
+    assert len(links) >= 10
+    for target, section in links:
+        page = ROOT / target
+        assert page.is_file(), f"README links to {target}, which does not exist"
+        if section:
+            headings = re.findall(r"^#+ (.+)$", page.read_text(encoding="utf-8"), flags=re.M)
+            assert section in {_slug(h) for h in headings}, f"README links to {target}#{section}: no such section"
+
+
 # -- the workspace the examples run in ----------------------------------------------------------
 
 
