@@ -165,6 +165,10 @@ def param_groups(net, lr: float, backbone_lr: float, layer_decay: float, weight_
     """AdamW groups: the head at ``lr``, backbone layer group g of G at
     ``backbone_lr * layer_decay ** (G - 1 - g)``; the first ``freeze`` groups frozen."""
     groups = [g for g in net.backbone.layer_groups() if g]
+    grouped = {id(p) for g in groups for p in g}
+    for p in net.backbone.parameters():  # e.g. an ImageNet classifier the network never uses
+        if id(p) not in grouped:
+            p.requires_grad_(False)
     for group in groups[:freeze]:
         for p in group:
             p.requires_grad_(False)
