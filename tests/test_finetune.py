@@ -231,3 +231,19 @@ def test_a_stack_combines_a_fine_tuned_block_with_a_feature_model(synthetic_data
     assert np.abs(again.predict(table) - model.predict(table)).max() < 1e-6
     shares, _ = again.explain_blocks(table)
     assert set(shares) == {"words", "pixels"}
+
+
+def test_layer_wise_learning_rates_freezing_and_no_unused_parameters():
+    pytest.importorskip("efficientnet_lite_pytorch")
+    from aigvqa.finetune.nets import build_backbone, build_net
+    from aigvqa.finetune.train import param_groups
+
+    net = build_net(build_backbone("effnet-lite2", pretrained=False, size=64), 2, 0)
+    groups = param_groups(net, lr=1e-3, backbone_lr=1e-4, layer_decay=0.5, weight_decay=0.0, freeze=3)
+    assert groups[0]["lr"] == 1e-3 and groups[-1]["lr"] == 1e-4  # the head, then the top backbone group
+    lrs = [g["lr"] for g in groups[1:]]
+    assert lrs == sorted(lrs) and lrs[0] == pytest.approx(1e-4 * 0.5 ** 19)  # 23 groups, the first 3 frozen
+    trained = {id(p) for g in groups for p in g["params"]}
+    # every parameter DistributedDataParallel would see is trained: none unused (the ImageNet classifier is frozen)
+    assert all(id(p) in trained for p in net.parameters() if p.requires_grad)
+    assert not any(p.requires_grad for p in net.backbone.net._fc.parameters())
