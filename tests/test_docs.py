@@ -10,6 +10,7 @@ preceded by ``<!-- not-run: <reason> -->``, and the reason must be given.
 
 from __future__ import annotations
 
+import ast
 import importlib.util
 import json
 import os
@@ -92,6 +93,40 @@ def test_every_docs_page_is_in_the_nav():
     """A page left out of mkdocs.yml's nav builds, but no reader finds it."""
     nav = set(re.findall(r"^\s*- [^:]+:\s*(\S+\.md)\s*$", (ROOT / "mkdocs.yml").read_text(), flags=re.M))
     assert nav == {p.name for p in (ROOT / "docs").glob("*.md")}
+
+
+STARTS_WORKERS = {"train", "predict", "cross_validate"}  # read videos in worker processes unless workers=0
+
+
+def _starts_workers(call: ast.Call) -> bool:
+    workers = next((k.value for k in call.keywords if k.arg == "workers"), None)
+    if isinstance(workers, ast.Constant) and workers.value == 0:
+        return False
+    name = call.func.attr if isinstance(call.func, ast.Attribute) else getattr(call.func, "id", "")
+    return workers is not None or name in STARTS_WORKERS
+
+
+def test_python_examples_that_start_workers_guard_their_work():
+    """Worker processes import the script that starts them: an example that copies into a script
+    must keep its work under ``if __name__ == "__main__":`` (the test's cached features start no worker)."""
+    for block in ALL_BLOCKS:
+        if block.lang != "python" or block.skip is not None:
+            continue
+        tree = ast.parse(block.code)
+        guarded = {
+            id(node)
+            for top in tree.body
+            if isinstance(top, ast.If) and "__main__" in ast.unparse(top.test)
+            for node in ast.walk(top)
+        }
+        defined = {top.name for top in tree.body if isinstance(top, ast.FunctionDef)}
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Call) and _starts_workers(node) and id(node) not in guarded:
+                inside = [f for f in tree.body if isinstance(f, ast.FunctionDef) and node in set(ast.walk(f))]
+                assert inside and inside[0].name in defined and guarded, (
+                    f"{block}: {ast.unparse(node)[:60]} starts worker processes; guard the work with "
+                    'if __name__ == "__main__": or pass workers=0'
+                )
 
 
 def _slug(heading: str) -> str:
