@@ -117,7 +117,7 @@ def test_augmentation_teaches_a_model_that_artifacts_lower_the_score(tmp_path, i
     model, _ = train(model, items, RunOptions(videos_dir=tmp_path / "train" / "videos", workers=0, progress=False))
     assert model.n_train_ == 24 * (2 * len(ARTIFACTS) + 3)
     # 24 clips and 4 held out: the share of ordered pairs measured 0.87-0.89 over runs (16 and 2
-    # gave 0.78-0.90: libx264 via PyAV does not always give the same bytes, see README Determinism)
+    # gave 0.78-0.90: libx264 via PyAV does not always give the same bytes, see docs/scaling.md, Determinism)
     held = _clean_clips(tmp_path / "held", n=4, size=(96, 64), frames=12)
     opts = RunOptions(videos_dir="/", cache=None, workers=0, progress=False)
     result = measure(lambda its: predict(model, its, opts)[0], held, tmp_path / "held", tmp_path / "copies")
