@@ -256,7 +256,7 @@ class Scorer:
             raise ValueError(f"{n} videos but {len(fps_list)} frame rates")
         names = self.model.feature_names_
         files = [i for i, v in enumerate(videos) if _is_path(v)]
-        arrays = [i for i in range(n) if i not in set(files)]
+        arrays = [i for i, v in enumerate(videos) if not _is_path(v)]
         parts: list[tuple[list[int], FeatureTable]] = []
         if files:
             from aigvqa.pipeline import featurize
@@ -405,7 +405,7 @@ def train(
     regressor: str | None = None,
     target: str = "gt_score",
     seed: int = 0,
-    workers: int | None = None,
+    workers: int | None = 0,
     executor: str = "local",
     address: str | None = None,
     cache: bool | FeatureCache | None = True,
@@ -413,6 +413,10 @@ def train(
     deep: DeepOptions | None = None,
 ) -> Scorer:
     """Learn a model from labelled videos and return its :class:`Scorer` (written to ``out`` when given).
+
+    ``workers``: extraction processes (``0``, the default: this process; ``None``: all cores). Like
+    PyTorch's DataLoader workers, they import your script again: with ``workers`` other than 0, keep a
+    script's work under ``if __name__ == "__main__":``.
 
     ``data`` is a training JSON file (a list of ``{video, prompt, gt_score}``) or a list of items;
     ``config`` a recipe (JSON file or dict, e.g. ``recipes/default_model.json``); options given
@@ -443,7 +447,7 @@ def predict(
     model: PathLike | Scorer = "default",
     out: PathLike | None = None,
     zip: PathLike | None = None,
-    workers: int | None = None,
+    workers: int | None = 0,
     executor: str = "local",
     address: str | None = None,
     cache: bool | FeatureCache | None = True,
@@ -451,7 +455,8 @@ def predict(
     device: str | None = None,
     offline: bool = False,
 ) -> Predictions:
-    """Score every item of a challenge JSON file (or list of items), in input order.
+    """Score every item of a challenge JSON file (or list of items), in input order
+    (``workers`` as in :func:`train`: this process by default).
 
     With ``out``, writes the predictions file (and ``<out>.errors.json`` listing unreadable
     videos with their fallback scores); with ``zip``, the CodaLab submission zip with its
@@ -580,7 +585,7 @@ def cross_validate(
     target: str = "gt_score",
     seed: int = 0,
     oof: PathLike | None = None,
-    workers: int | None = None,
+    workers: int | None = 0,
     executor: str = "local",
     address: str | None = None,
     cache: bool | FeatureCache | None = True,
@@ -588,7 +593,8 @@ def cross_validate(
     deep: DeepOptions | None = None,
 ) -> CVSummary:
     """Repeated K-fold cross-validation (``group_by`` keeps items sharing a field, e.g. ``prompt``,
-    in one fold): ``{"folds", "repeats", "n", "features", "plcc", "srocc", "score"}``, each metric
+    in one fold; ``workers`` as in :func:`train`): ``{"folds", "repeats", "n", "features", "plcc", "srocc",
+    "score"}``, each metric
     as its median, min, max and std over the repeats. ``oof`` writes the first repeat's
     out-of-fold predictions in the challenge format."""
     from aigvqa.pipeline import cross_validate as run_cv
