@@ -28,29 +28,34 @@ from finetune_speed import loader_rate, model_rate  # noqa: E402
 TRAIN_CLIPS, EPOCHS, TEST_CLIPS = 24_000, 10, 6_800
 
 
-def _regressor(backbone: str, frames: int, size: int, device: str, batch: int, view: str = "resize", grid: int = 7):
+def _regressor(backbone: str, frames: int, size: int, device: str, batch: int, view: str = "resize", grid: int = 7,
+               checkpointing: bool = False):  # fmt: skip
     from aigvqa.regressors.finetune import FineTune
 
     return FineTune(0, backbone=backbone, frames=frames, size=size, device=device, batch_size=max(2, batch),
-                    view=view, grid=grid, grad_checkpointing=False)  # fmt: skip
+                    view=view, grid=grid, grad_checkpointing=checkpointing)  # fmt: skip
 
 
 def training(backbones: list[str], batches: list[int], frames: int, size: int, steps: int, device: str) -> list[dict]:
     import torch
 
     rows = []
+    oom = getattr(torch, "OutOfMemoryError", None) or torch.cuda.OutOfMemoryError
     for backbone in backbones:
         for batch in batches:
-            row: dict[str, Any] = {"backbone": backbone, "batch": batch, "frames": frames, "size": size}
+            # gradient checkpointing as in recipes/ntire2025_finetune.json (1,024 frames of 224 px at batch 64)
+            row: dict[str, Any] = {"backbone": backbone, "batch": batch, "frames": frames, "size": size,
+                                   "grad_checkpointing": True}  # fmt: skip
             try:
                 if device.startswith("cuda"):
                     torch.cuda.empty_cache()
                     torch.cuda.reset_peak_memory_stats()
-                train, infer = model_rate(_regressor(backbone, frames, size, device, batch), batch, steps, device)
+                reg = _regressor(backbone, frames, size, device, batch, checkpointing=True)
+                train, infer = model_rate(reg, batch, steps, device)
                 row.update(train_clips_s=round(train, 2), infer_clips_s=round(infer, 2))
                 if device.startswith("cuda"):
                     row["peak_gib"] = round(torch.cuda.max_memory_allocated() / 2**30, 2)
-            except torch.OutOfMemoryError:
+            except oom:
                 row["error"] = "out of memory"
             except Exception as exc:  # e.g. timm / open_clip not installed
                 row["error"] = f"{type(exc).__name__}: {str(exc)[:160]}"
@@ -133,7 +138,8 @@ def _random_weights(config: dict, tmp: Path, device: str) -> dict:
 
 def estimate(train: list[dict], decode: list[dict], extract: dict, gpus: int) -> dict:
     """Hours for 24k clips x 10 epochs of training, then 6.8k test clips, on ``gpus`` GPUs (8: 90%
-    scaling assumed for DDP; the loader scales with the node's cores, measured per node)."""
+    scaling assumed for DDP; decoding measured on this node's cores). Measured at 16 frames per
+    clip: recipes/ntire2025_finetune.json's 8 frames cost about half the GPU time."""
     ok = [r for r in train if "train_clips_s" in r]
     if not ok:
         return {}
@@ -145,7 +151,7 @@ def estimate(train: list[dict], decode: list[dict], extract: dict, gpus: int) ->
         train_h = TRAIN_CLIPS * EPOCHS / (best["train_clips_s"] * scale) / 3600
         first_decode_h = TRAIN_CLIPS / cold / 3600  # decoding once; epochs overlap it only on the first
         test_h = TEST_CLIPS / (best["infer_clips_s"] * scale) / 3600 + TEST_CLIPS / cold / 3600
-        out[backbone] = {"batch": best["batch"], "train_h": round(train_h, 2),
+        out[backbone] = {"frames_per_clip": best["frames"], "batch": best["batch"], "train_h": round(train_h, 2),
                          "decode_train_once_h": round(first_decode_h, 2), "test_h": round(test_h, 2),
                          "total_h": round(max(train_h, first_decode_h) + test_h, 2)}  # fmt: skip
     if "clips_s" in extract:
