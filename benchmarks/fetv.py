@@ -10,6 +10,11 @@ SROCC (mean over the four generators of the Spearman correlation inside each gen
 
 With ``--config``, the recipe's features and regressor are used unless given. ``--group-by
 prompt`` keeps each prompt's clips in one fold (generalisation to new prompts).
+
+A recipe with artifact dimensions (``"artifact_dims"``) runs in this process through
+``aigvqa.pipeline.cross_validate``, with the unlabelled clips of ``--modern``'s train split (the
+dimensions of each fold never learn from the held-out clips' families). The CLI's ``cv`` has no
+such clips: it would give the same recipe's figures without the modern clips.
 """
 
 from __future__ import annotations
@@ -47,6 +52,27 @@ def pooled_oof(labels: list[dict], target: str, args, work: Path) -> tuple[np.nd
     return np.array(preds), np.array([float(x[target]) for x in labels])
 
 
+def pooled_oof_in_process(labels: list[dict], target: str, args) -> tuple[np.ndarray, np.ndarray]:
+    """The same out-of-fold predictions, through ``aigvqa.pipeline`` with the modern unlabelled clips."""
+    from aigvqa.cache import FeatureCache
+    from aigvqa.data import Item
+    from aigvqa.families import load_unlabelled
+    from aigvqa.model import QualityModel
+    from aigvqa.pipeline import RunOptions, cross_validate
+
+    recipe = {k: v for k, v in json.loads(args.config.read_text()).items() if not k.startswith("_")}
+    recipe["target"] = target
+    items = [Item(video=x["video"], prompt=x["prompt"], meta=x) for x in labels]
+    run = RunOptions(videos_dir=args.data / "videos", cache=FeatureCache(), workers=2, progress=False)
+    preds = []
+    for r in range(args.repeats):
+        model = QualityModel(**{**recipe, "seed": r})
+        res = cross_validate(model, items, run, folds=5, repeats=1, group_by=args.group_by,
+                             unlabelled=load_unlabelled(args.modern, "train"))  # fmt: skip
+        preds.append(res.oof[0])
+    return np.array(preds), np.array([float(x[target]) for x in labels])
+
+
 def score(pred: np.ndarray, y: np.ndarray) -> float:
     return float((stats.pearsonr(pred, y)[0] + stats.spearmanr(pred, y)[0]) / 2)
 
@@ -58,6 +84,15 @@ def main() -> None:
     parser.add_argument("--regressor", help="regressor (default: the recipe's, else blend)")
     parser.add_argument("--group-by", help="keep items with the same value of this field in one fold, e.g. prompt")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--modern",
+        type=Path,
+        default=HERE.parent.parent / "shared" / "data" / "modern",
+        help="unlabelled clips for a recipe with artifact dimensions (train split)",
+    )
+    parser.add_argument(
+        "--targets", default="gt_score,static_quality,temporal_quality,all", help="which of the four figures to compute"
+    )
     parser.add_argument("--config", type=Path, help="JSON recipe of model settings (aigvqa --config)")
     args = parser.parse_args()
     if not (args.data / "labels.json").exists():
@@ -77,7 +112,10 @@ def main() -> None:
             ("temporal_quality", ai, "AI clips (140), temporal_quality"),
             ("gt_score", labels, "all clips (174), gt_score"),
         ]:
-            preds, y = pooled_oof(subset, target, args, work)
+            if args.config and "artifact_dims" in json.loads(args.config.read_text()):
+                preds, y = pooled_oof_in_process(subset, target, args)
+            else:
+                preds, y = pooled_oof(subset, target, args, work)
             per_repeat = [score(p, y) for p in preds]
             line = f"pooled Score  {name:34s} median {np.median(per_repeat):.3f}  (repeats: "
             print(line + ", ".join(f"{s:.3f}" for s in per_repeat) + ")")

@@ -116,3 +116,32 @@ def test_family_plan_covers_faint_and_strong_severities():
     for a, (lo, hi) in sev.items():
         assert 0.02 <= lo < 0.15 <= hi <= 1.0, a
     assert plan("clip.mp4", FamilyConfig()) == plan("clip.mp4", FamilyConfig())
+
+
+def test_bundled_default_reads_an_artifact_on_its_own_dimension(tmp_path):
+    """A clean synthetic clip (never seen in training) and copies degraded by three artifacts: each
+    copy reads higher than the original on its artifact's dimension, and scores lower."""
+    from aigvqa.artifacts import degrade
+    from aigvqa.augment import write_lossless
+    from aigvqa.data import Item
+    from aigvqa.pipeline import RunOptions, predict
+    from aigvqa.synthetic import render_clip
+    from aigvqa.zoo import bundled_names, resolve_model
+
+    if "default" not in bundled_names():
+        pytest.skip("no bundled 'default' model in this tree")
+    model = QualityModel.load(resolve_model("default"))
+    if not model.has_dimensions():
+        pytest.skip("the bundled model has no dimensions")
+    frames, prompt = render_clip(np.random.default_rng([99, 0]), [], size=(256, 192), n_frames=24)
+    frames = list(frames)
+    write_lossless(tmp_path / "clean.mkv", frames, 12)
+    items = [Item(video="clean.mkv", prompt=prompt)]
+    for a in ("blur", "noise", "freeze"):
+        write_lossless(tmp_path / f"{a}.mkv", degrade(frames, 12, [(a, 0.6)], seed=5), 12)
+        items.append(Item(video=f"{a}.mkv", prompt=prompt))
+    scores, table = predict(model, items, RunOptions(videos_dir=tmp_path, progress=False))
+    dims = model.dimensions(table)
+    for k, a in enumerate(("blur", "noise", "freeze"), start=1):
+        assert dims[k][a] > dims[0][a], (a, dims[0][a], dims[k][a])
+        assert scores[k] < scores[0], a

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from aigvqa import __version__
-from aigvqa.dimensions import DimensionModel, artifact_costs, as_dicts, penalty_factor
+from aigvqa.dimensions import VIDEO_PREFIXES, DimensionModel, artifact_costs, as_dicts, penalty_factor
 from aigvqa.extract import FeatureTable
 from aigvqa.features import DEFAULT_FEATURES, resolve_features
 from aigvqa.registry import EXTRACTORS, REGRESSORS
@@ -179,6 +179,17 @@ class QualityModel:
         f[sorted(table.errors)] = 1.0
         return f
 
+    def _q_values(self, table: FeatureTable) -> np.ndarray:
+        """The features ``q`` (content and prompt) reads: with ``"content": "prompt"`` in
+        ``artifact_dims`` the video's columns are held at 0, so the video moves the score through
+        its artifact dimensions alone (monotone decreasing by construction)."""
+        if (self.artifact_dims or {}).get("content") != "prompt" or self.dims_ is None:
+            return table.values
+        X = table.values.copy()
+        video = np.array([n.startswith(VIDEO_PREFIXES) for n in table.names], dtype=bool)
+        X[:, video] = np.where(np.isnan(X[:, video]), np.nan, 0.0)
+        return X
+
     def _floor(self) -> float:
         return float((self._penalty() or {}).get("floor", 1.0))
 
@@ -186,7 +197,7 @@ class QualityModel:
         """(n, artifacts) share of each artifact in the score (<= 0; see :meth:`explain`), or None."""
         if self._penalty() is None:
             return None
-        base = self.regressor_.contributions(table.values[:1])[0, -1]
+        base = self.regressor_.contributions(self._q_values(table)[:1])[0, -1]
         headroom = np.full(len(table.values), base - self._floor())
         costs = artifact_costs(self._dims_array(table), self._weights(), headroom)
         costs[sorted(table.errors)] = np.nan
@@ -220,7 +231,7 @@ class QualityModel:
         rated = np.ones(len(y), dtype=bool) if labelled is None else np.asarray(labelled, dtype=bool)
         marks = self.regressor_.uses_labelled  # only such regressors take ``labelled``
         self.regressor_.fit(
-            table.values[ok], y[ok], sequences=_rows(table.sequences, np.flatnonzero(ok)),
+            self._q_values(table)[ok], y[ok], sequences=_rows(table.sequences, np.flatnonzero(ok)),
             **({"labelled": rated[ok]} if marks else {}),
         )  # fmt: skip
         self.importances_ = self.regressor_.importances(self.feature_names_)
@@ -245,7 +256,7 @@ class QualityModel:
         """The regressor's scores before bounding (what :meth:`explain` attributes)."""
         if table.names != self.feature_names_:
             raise ModelError("feature columns differ from those the model was trained on")
-        scores = np.asarray(self.regressor_.predict(table.values, sequences=table.sequences), dtype=float)
+        scores = np.asarray(self.regressor_.predict(self._q_values(table), sequences=table.sequences), dtype=float)
         if self._penalty() is not None:  # monotone decreasing in every artifact dimension
             floor = self._floor()
             scores = floor + (scores - floor) * self.penalty_factors(table)
@@ -263,7 +274,7 @@ class QualityModel:
                 f"the '{self.regressor}' regressor uses a neural network on sequences (frames or prompt tokens), "
                 "which cannot attribute its score to features; explain works with tabular regressors"
             )
-        contrib = self.regressor_.contributions(table.values)
+        contrib = self.regressor_.contributions(self._q_values(table))
         if self._penalty() is not None:  # the features' shares shrink with the artifacts' factor
             contrib[:, :-1] *= self.penalty_factors(table)[:, None]  # the rest: dimension_costs
         contrib[sorted(table.errors)] = np.nan
@@ -274,7 +285,7 @@ class QualityModel:
         regressors built from blocks (``stack``); None for the others. Failed rows are NaN."""
         if not hasattr(self.regressor_, "block_contributions"):
             return None
-        shares = self.regressor_.block_contributions(table.values, sequences=table.sequences)
+        shares = self.regressor_.block_contributions(self._q_values(table), sequences=table.sequences)
         costs = self.dimension_costs(table)
         if costs is not None:
             factor = self.penalty_factors(table)

@@ -1,11 +1,12 @@
 """The artifact-sensitivity contract: every artifact lowers a model's score step by step.
 
-For each clip and each artifact, three degraded copies (mild, medium, strong) are scored with
-the original. A model passes when the scores fall in that order: of the six ordered pairs
-(original > mild, original > medium, original > strong, mild > medium, mild > strong,
-medium > strong) at least 90% hold over all clips and artifacts, and at least 80% for every
-artifact. Rescaled copies (half and double size) measure how much the score depends on a
-clip's size, which it should not.
+For each clip and each artifact, four degraded copies (trace, mild, medium, strong; the trace
+one is an artifact a viewer just notices) are scored with the original. A model passes when
+the scores fall in that order: of the ten ordered pairs (original > trace, ..., medium >
+strong) at least 95% hold over all clips and artifacts and at least 90% for every artifact,
+and the original scores above its trace copy in at least 90% of cases (the first visible
+trace of an artifact must lower the score, not only an obvious one). Rescaled copies (half
+and double size) measure how much the score depends on a clip's size, which it should not.
 
 The copies use seeds of their own, never those of training augmentation (``aigvqa.augment``).
 """
@@ -22,9 +23,9 @@ from aigvqa.artifacts import ARTIFACTS
 from aigvqa.augment import Variant, copy_folder, make_copies, stable_seed
 from aigvqa.data import Item
 
-SEVERITIES = {"mild": 0.3, "medium": 0.6, "strong": 0.9}
+SEVERITIES = {"trace": 0.1, "mild": 0.3, "medium": 0.6, "strong": 0.9}
 SCALES = (0.5, 2.0)
-PAIR_TARGET, PER_ARTIFACT_TARGET = 0.90, 0.80
+PAIR_TARGET, PER_ARTIFACT_TARGET, FIRST_STEP_TARGET = 0.95, 0.90, 0.90
 _TEST_SEED = 7_777_777  # the copies' seeds: disjoint from training augmentation's
 
 
@@ -43,17 +44,22 @@ class SensitivityResult:
     """Scores of originals and copies, and the contract's figures."""
 
     original: np.ndarray  # (n,)
-    degraded: dict[str, np.ndarray] = field(default_factory=dict)  # artifact -> (n, 3): mild, medium, strong
+    degraded: dict[str, np.ndarray] = field(default_factory=dict)  # artifact -> (n, levels), mildest first
     rescaled: dict[float, np.ndarray] = field(default_factory=dict)  # scale -> (n,)
 
     def pair_rate(self, artifact: str) -> float:
-        """Share of the six ordered pairs that hold, over the clips."""
+        """Share of the ordered pairs (original and every level) that hold, over the clips."""
         levels = np.column_stack([self.original, self.degraded[artifact]])
-        ok = [levels[:, i] > levels[:, j] for i, j in itertools.combinations(range(4), 2)]
+        ok = [levels[:, i] > levels[:, j] for i, j in itertools.combinations(range(levels.shape[1]), 2)]
         return float(np.mean(ok))
 
+    def first_step_rate(self, artifact: str | None = None) -> float:
+        """Share of clips scored above their mildest copy (one artifact, or all together)."""
+        arts = [artifact] if artifact else list(self.degraded)
+        return float(np.mean([self.original > self.degraded[a][:, 0] for a in arts]))
+
     def step_rate(self, artifact: str) -> float:
-        """Share of the three adjacent steps (original > mild > medium > strong) that hold."""
+        """Share of the adjacent steps (original > trace > mild > medium > strong) that hold."""
         levels = np.column_stack([self.original, self.degraded[artifact]])
         return float(np.mean(levels[:, :-1] > levels[:, 1:]))
 
@@ -65,7 +71,11 @@ class SensitivityResult:
         return float(np.median(np.abs(self.rescaled[scale] - self.original)))
 
     def passes(self) -> bool:
-        return self.overall() >= PAIR_TARGET and all(self.pair_rate(a) >= PER_ARTIFACT_TARGET for a in self.degraded)
+        return (
+            self.overall() >= PAIR_TARGET
+            and all(self.pair_rate(a) >= PER_ARTIFACT_TARGET for a in self.degraded)
+            and self.first_step_rate() >= FIRST_STEP_TARGET
+        )
 
     def table(self) -> list[dict]:
         """One row per artifact: mean score at each level, pair and step rates."""
@@ -73,7 +83,7 @@ class SensitivityResult:
         for a, d in self.degraded.items():
             row = {"artifact": a, "original": float(self.original.mean())}
             row.update({lvl: float(d[:, k].mean()) for k, lvl in enumerate(SEVERITIES)})
-            row.update(pairs=self.pair_rate(a), steps=self.step_rate(a))
+            row.update(pairs=self.pair_rate(a), steps=self.step_rate(a), first_step=self.first_step_rate(a))
             rows.append(row)
         return rows
 
@@ -83,6 +93,7 @@ class SensitivityResult:
             "severities": SEVERITIES,
             "artifacts": self.table(),
             "overall_pairs": self.overall(),
+            "first_step": self.first_step_rate(),
             "scale_shift_median": {str(s): self.scale_shift(s) for s in self.rescaled},
             "passes": self.passes(),
         }
@@ -111,8 +122,9 @@ def measure(score, items: list[Item], videos_dir: str | Path | None, root: str |
     n = len(items)
     per = scores[n:].reshape(n, m)
     result = SensitivityResult(scores[:n])
+    k_lv = len(SEVERITIES)
     for k, a in enumerate(ARTIFACTS):
-        result.degraded[a] = per[:, 3 * k : 3 * k + 3]
+        result.degraded[a] = per[:, k_lv * k : k_lv * (k + 1)]
     for j, f in enumerate(SCALES):
-        result.rescaled[f] = per[:, 3 * len(ARTIFACTS) + j]
+        result.rescaled[f] = per[:, k_lv * len(ARTIFACTS) + j]
     return result

@@ -1,0 +1,222 @@
+"""The trust contract and the artifact dimensions on clips of modern generators the model never trained on.
+
+Takes ``--clips`` clips per source repository from ``modern/eval`` (measure-only clips: never
+trained on), each clip's first ``--frames`` frames written losslessly as its original, and scores:
+
+- every aigvqa artifact at four severities (``aigvqa.sensitivity.SEVERITIES``, seeds never used in
+  training), and six artifacts written by other code (``ext_degrade.py``: OpenCV Gaussian blur,
+  additive Gaussian noise, frame-gain flicker, held frames, random-translation shake, low-CRF
+  H.264) at four strengths;
+- the invariances: half and double size (area down, Lanczos up), an H.264 CRF 17 re-encode
+  (visually lossless), the first 60% of the clip, and H.264 CRF 12 in Matroska and VP9 CRF 12 in
+  WebM (a user converting an MP4 at high quality).
+
+Prints the ordered pairs that hold (overall, per artifact, original > mildest), the median |score
+change| of each invariance, and for every dimension the SROCC between the applied and the
+estimated severity (pooled over clips, originals at 0) and its median on the originals.
+
+    python benchmarks/modern_eval.py [--data ../shared/data/modern] [--model default] [--clips 4]
+        [--frames 48] [--workers 2] [--json out.json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import sys
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+from scipy import stats
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import ext_degrade  # noqa: E402
+
+from aigvqa.artifacts import ARTIFACTS  # noqa: E402
+from aigvqa.augment import Variant, make_variant, rescale, stable_seed, write_lossless  # noqa: E402
+from aigvqa.cache import FeatureCache, file_digest  # noqa: E402
+from aigvqa.data import Item  # noqa: E402
+from aigvqa.families import read_head  # noqa: E402
+from aigvqa.model import QualityModel  # noqa: E402
+from aigvqa.pipeline import RunOptions, predict  # noqa: E402
+from aigvqa.sensitivity import FIRST_STEP_TARGET, PAIR_TARGET, PER_ARTIFACT_TARGET, SEVERITIES  # noqa: E402
+from aigvqa.zoo import resolve_model  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+DEFAULT_DATA = HERE.parent.parent / "shared" / "data" / "modern"
+INVARIANCE_TARGET = 0.15
+INVARIANCES = ("half", "double", "crf17", "head60", "mkv", "webm")
+_SEED = 5_550_001  # disjoint from training's seeds
+
+
+def select(data: Path, per_source: int) -> list[dict]:
+    """``per_source`` eval clips of every source repository, spread over its sorted list."""
+    man = [x for x in json.loads((data / "manifest.json").read_text()) if x["split"] == "eval"]
+    out = []
+    for src in sorted({x["source"] for x in man}):
+        clips = sorted((x for x in man if x["source"] == src), key=lambda x: x["video"])
+        idx = np.unique(np.linspace(0, len(clips) - 1, per_source).round().astype(int))
+        out.extend(clips[i] for i in idx)
+    return out
+
+
+def _encode(path: Path, frames: list[np.ndarray], fps: float, codec: str, options: dict[str, str]) -> None:
+    tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
+    h, w = frames[0].shape[:2]
+    h2, w2 = h - h % 2, w - w % 2
+    with av.open(str(tmp), "w") as out:
+        st = out.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
+        st.width, st.height, st.pix_fmt = w2, h2, "yuv420p"
+        st.options = options
+        for f in frames:
+            for p in st.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f[:h2, :w2]), format="rgb24")):
+                out.mux(p)
+        for p in st.encode():
+            out.mux(p)
+    tmp.replace(path)
+
+
+def make_clip_set(entry: dict, data: Path, root: Path, frames_n: int) -> dict[str, str]:
+    """Write (once) a clip's original and all its copies; name -> path."""
+    src = data / entry["video"]
+    folder = root / f"m1-{file_digest(src)}-n{frames_n}"
+    folder.mkdir(parents=True, exist_ok=True)
+    names = (
+        ["original"]
+        + [f"{a}@{k}" for a in ARTIFACTS for k in range(len(SEVERITIES))]
+        + [f"ext_{e}@{k}" for e in ext_degrade.DEGRADERS for k in range(ext_degrade.LEVELS)]
+        + list(INVARIANCES)
+    )
+    ext = {"crf17": ".mp4", "mkv": ".mkv", "webm": ".webm"}
+    paths = {n: folder / f"{n.replace('@', '_')}{ext.get(n, '.mkv')}" for n in names}
+    if all(p.exists() for p in paths.values()):
+        return {n: str(p) for n, p in paths.items()}
+    frames, fps = read_head(src, frames_n)
+    x264 = {"preset": "medium", "threads": "1"}
+    for n, p in paths.items():
+        if p.exists():
+            continue
+        if n == "original":
+            write_lossless(p, frames, fps)
+        elif n.startswith("ext_"):
+            e, k = n[4:].split("@")
+            write_lossless(p, ext_degrade.DEGRADERS[e](frames, fps, int(k), stable_seed(_SEED, entry["video"], e)), fps)
+        elif "@" in n:
+            a, k = n.split("@")
+            sev = list(SEVERITIES.values())[int(k)]
+            v = Variant(a, sev, seed=stable_seed(_SEED, entry["video"], a) % 2**31)
+            write_lossless(p, make_variant(frames, fps, v), fps)
+        elif n in ("half", "double"):
+            write_lossless(p, rescale(frames, 0.5 if n == "half" else 2.0), fps)
+        elif n == "head60":
+            write_lossless(p, frames[: max(2, round(0.6 * len(frames)))], fps)
+        elif n == "crf17":
+            _encode(p, frames, fps, "libx264", {**x264, "crf": "17"})
+        elif n == "mkv":
+            _encode(p, frames, fps, "libx264", {**x264, "crf": "12"})
+        elif n == "webm":
+            _encode(p, frames, fps, "libvpx-vp9", {"crf": "12", "b": "0", "deadline": "realtime", "cpu-used": "8"})
+    return {n: str(p) for n, p in paths.items()}
+
+
+def pair_rates(levels: np.ndarray) -> tuple[float, float]:
+    """(share of ordered pairs that hold, share of original > mildest) for (n, 1 + k) scores."""
+    ok = [levels[:, i] > levels[:, j] for i, j in itertools.combinations(range(levels.shape[1]), 2)]
+    return float(np.mean(ok)), float(np.mean(levels[:, 0] > levels[:, 1]))
+
+
+def run(args: argparse.Namespace) -> dict:
+    entries = select(args.data, args.clips)
+    cache = FeatureCache()
+    root = cache.root / "modern_eval"
+    sets = [make_clip_set(e, args.data, root, args.frames) for e in entries]
+    names = list(sets[0])
+    model = QualityModel.load(resolve_model(str(args.model)))
+    items = [Item(video=s[n], prompt=e["prompt"]) for e, s in zip(entries, sets, strict=True) for n in names]
+    opts = RunOptions(videos_dir=Path("/"), cache=cache, workers=args.workers, progress=False)
+    scores, table = predict(model, items, opts)
+    S = scores.reshape(len(entries), len(names))
+    col = {n: S[:, j] for j, n in enumerate(names)}
+    out: dict = {"clips": len(entries), "frames": args.frames, "model": str(args.model), "contract": {}, "ext": {}}
+    k = len(SEVERITIES)
+    for a in ARTIFACTS:
+        lv = np.column_stack([col["original"]] + [col[f"{a}@{i}"] for i in range(k)])
+        pr, first = pair_rates(lv)
+        out["contract"][a] = {"pairs": pr, "first_step": first, "mean": lv.mean(axis=0).round(3).tolist()}
+    for e in ext_degrade.DEGRADERS:
+        lv = np.column_stack([col["original"]] + [col[f"ext_{e}@{i}"] for i in range(ext_degrade.LEVELS)])
+        pr, first = pair_rates(lv)
+        out["ext"][e] = {"pairs": pr, "first_step": first, "mean": lv.mean(axis=0).round(3).tolist()}
+    for key in ("contract", "ext"):
+        d = out[key]
+        out[f"{key}_overall"] = float(np.mean([v["pairs"] for v in d.values()]))
+        out[f"{key}_first_step"] = float(np.mean([v["first_step"] for v in d.values()]))
+    out["invariances"] = {n: float(np.median(np.abs(col[n] - col["original"]))) for n in INVARIANCES}
+    if model.has_dimensions():
+        D = model.dimensions_array(table).reshape(len(entries), len(names), -1)
+        arts = list(model.dims_.artifacts)
+        dcol = {n: D[:, j, :] for j, n in enumerate(names)}
+        dims = {}
+        for j, a in enumerate(arts):
+            applied = np.repeat([0.0, *SEVERITIES.values()], len(entries))
+            est = np.concatenate([dcol["original"][:, j]] + [dcol[f"{a}@{i}"][:, j] for i in range(k)])
+            per_clip = np.column_stack([dcol["original"][:, j]] + [dcol[f"{a}@{i}"][:, j] for i in range(k)])
+            within = [stats.spearmanr(range(k + 1), row)[0] for row in per_clip]
+            dims[a] = {"srocc": float(stats.spearmanr(applied, est)[0]),
+                       "srocc_within_clip": float(np.nanmean(within)),
+                       "clean_median": float(np.median(dcol["original"][:, j])),
+                       "mean_by_level": [float(np.mean(dcol["original"][:, j]))]
+                       + [float(np.mean(dcol[f"{a}@{i}"][:, j])) for i in range(k)]}  # fmt: skip
+        for e, a in ext_degrade.DIMENSION.items():
+            j = arts.index(a)
+            applied = np.repeat(np.arange(ext_degrade.LEVELS + 1), len(entries))
+            est = np.concatenate(
+                [dcol["original"][:, j]] + [dcol[f"ext_{e}@{i}"][:, j] for i in range(ext_degrade.LEVELS)]
+            )
+            by_level = [float(np.mean(est[applied == i])) for i in range(5)]
+            dims[f"ext_{e}->{a}"] = {"srocc": float(stats.spearmanr(applied, est)[0]), "mean_by_level": by_level}
+        out["dims"] = dims
+    return out
+
+
+def report(out: dict) -> None:
+    print(f"modern eval: {out['clips']} clips, first {out['frames']} frames, model {out['model']}")
+    for key, title in (("contract", "aigvqa artifacts"), ("ext", "artifacts by other code")):
+        print(f"{title}: pairs / original > mildest / mean score by level")
+        for a, v in out[key].items():
+            print(f"  {a:<12} {v['pairs']:.3f}  {v['first_step']:.3f}  {v['mean']}")
+        print(f"  overall      {out[key + '_overall']:.3f}  {out[key + '_first_step']:.3f}"
+              f"  (targets {PAIR_TARGET}, each {PER_ARTIFACT_TARGET}, first step {FIRST_STEP_TARGET})")  # fmt: skip
+    print(f"invariances, median |score change| (target <= {INVARIANCE_TARGET:.2f}): "
+          + ", ".join(f"{n} {v:.3f}" for n, v in out["invariances"].items()))  # fmt: skip
+    for a, v in out.get("dims", {}).items():
+        extra = (
+            f"  within-clip {v['srocc_within_clip']:.3f}  clean median {v['clean_median']:.3f}"
+            if "clean_median" in v
+            else ""
+        )
+        print(f"  dim {a:<24} SROCC {v['srocc']:.3f}{extra}  by level {np.round(v['mean_by_level'], 3).tolist()}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--model", default="default", help="bundled model name or model directory")
+    parser.add_argument("--clips", type=int, default=4, help="clips per source repository")
+    parser.add_argument("--frames", type=int, default=48)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--json", type=Path)
+    args = parser.parse_args()
+    if not (args.data / "manifest.json").exists():
+        sys.exit(f"{args.data}: no manifest.json (modern clips not found; pass --data)")
+    out = run(args)
+    report(out)
+    if args.json:
+        args.json.write_text(json.dumps(out, indent=1))
+
+
+if __name__ == "__main__":
+    main()
