@@ -120,7 +120,8 @@ def test_family_plan_covers_faint_and_strong_severities():
 
 def test_bundled_default_reads_an_artifact_on_its_own_dimension(tmp_path):
     """A clean synthetic clip (never seen in training) and copies degraded by three artifacts: each
-    copy reads higher than the original on its artifact's dimension, and scores lower."""
+    copy reads higher than the original on its artifact's dimension (and, when the score uses the
+    dimensions, scores lower; in today's 'default' they are a diagnostic)."""
     from aigvqa.artifacts import degrade
     from aigvqa.augment import write_lossless
     from aigvqa.data import Item
@@ -144,4 +145,45 @@ def test_bundled_default_reads_an_artifact_on_its_own_dimension(tmp_path):
     dims = model.dimensions(table)
     for k, a in enumerate(("blur", "noise", "freeze"), start=1):
         assert dims[k][a] > dims[0][a], (a, dims[0][a], dims[k][a])
-        assert scores[k] < scores[0], a
+        if model.scores_with_dimensions():
+            assert scores[k] < scores[0], a
+
+
+def test_dimensions_without_a_penalty_are_a_diagnostic(tmp_path):
+    """No "penalty" in artifact_dims: the model reads the dimensions, but scores and explains as the
+    same recipe without artifact_dims (same predictions, no artifact costs)."""
+    table, arts, sev = _families()
+    y = 3.0 + table.values[:, -1] - 0.5 * table.values[:, 0]
+    plain = QualityModel(features="spatial,temporal,lexical", regressor="ridge").fit(table, y)
+    diag = _model(penalty=False)
+    diag.artifact_dims["content"] = "prompt"  # ignored without a penalty: the video still reaches q
+    diag = diag.fit_dimensions(table, arts, sev).fit(table, y)
+    assert diag.has_dimensions() and not diag.scores_with_dimensions()
+    assert plain.predict(table).tolist() == diag.predict(table).tolist()
+    assert diag.dimension_costs(table) is None
+    np.testing.assert_array_equal(diag.explain(table), plain.explain(table))
+    diag.save(tmp_path / "m")
+    loaded = QualityModel.load(tmp_path / "m")
+    assert loaded.has_dimensions() and not loaded.scores_with_dimensions()
+    assert loaded.predict(table).tolist() == plain.predict(table).tolist()
+
+
+def test_explanations_add_the_artifact_costs_of_a_penalised_score():
+    """With a penalty, each artifact's cost joins ``by_artifact``: baseline + by_artifact + bound
+    is the score, and ``bound`` is only what keeping the score in range moved it."""
+    from aigvqa.dimensions import LABELS
+    from aigvqa.explain import explain_rows
+
+    model, table = _fitted()
+    scores = model.predict(table)
+    expl = explain_rows(model, table, scores)
+    costs = model.dimension_costs(table)
+    feature_part = model.explain(table)[:, :-1].sum(axis=1)
+    for i, e in enumerate(expl):
+        assert e.baseline + sum(e.by_artifact.values()) + e.bound == pytest.approx(e.score, abs=1e-9)
+        assert e.bound == pytest.approx(scores[i] - model.predict_raw(table)[i], abs=1e-9)
+        assert sum(e.by_artifact.values()) == pytest.approx(feature_part[i] + costs[i].sum(), abs=1e-9)
+    heavy = int(np.argmin(costs.sum(axis=1)))  # the row whose artifacts cost most
+    worst = ARTIFACTS[int(np.argmin(costs[heavy]))]
+    assert LABELS.get(worst, worst) in expl[heavy].by_artifact
+    assert costs[heavy].sum() < 0

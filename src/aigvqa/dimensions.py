@@ -15,12 +15,14 @@ the scale's floor that artifact ``a`` costs at severity 1.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import lightgbm as lgb
 import numpy as np
 
 from aigvqa.artifacts import ARTIFACTS
+
+if TYPE_CHECKING:  # lightgbm is imported where it is used: a CLI command that needs no model starts fast
+    import lightgbm as lgb
 
 VIDEO_PREFIXES = ("spatial.", "temporal.")
 DEFAULT_PARAMS: dict[str, Any] = {
@@ -46,6 +48,8 @@ class DimensionModel:
     def fit(self, X: np.ndarray, names: list[str], artifact: list[str | None], severity: np.ndarray) -> DimensionModel:
         """Learn from rows of features ``X`` (columns ``names``), each the copy of a clip degraded by
         ``artifact`` (None: the clip itself or a rescaled copy) at ``severity``."""
+        import lightgbm as lgb
+
         cols = self._columns(names)
         if not cols.any():
             raise ValueError("dimensions need the video features (spatial, temporal)")
@@ -77,6 +81,8 @@ class DimensionModel:
 
     @classmethod
     def load(cls, directory: Path, meta: dict[str, Any]) -> DimensionModel:
+        import lightgbm as lgb
+
         model = cls(tuple(meta["artifacts"]), meta.get("params"), int(meta.get("seed", 0)))
         model.columns_ = list(meta["columns"])
         prefix = meta.get("prefix", "dims")

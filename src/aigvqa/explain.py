@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from aigvqa.dimensions import LABELS
 from aigvqa.extract import FeatureTable
 from aigvqa.registry import EXTRACTORS
 
@@ -63,6 +64,9 @@ def artifact_of(feature: str) -> str:
 def explain_rows(model, table: FeatureTable, scores: np.ndarray, top: int = 5) -> list[Explanation]:
     """One :class:`Explanation` per row of ``table`` (``model`` is a fitted ``QualityModel``)."""
     contrib = model.explain(table)
+    # a score with an artifact penalty: each artifact's cost (what the features' shares leave) joins its artifact
+    costs = model.dimension_costs(table)  # (n, artifacts), or None: the score does not use the dimensions
+    cost_labels = [LABELS.get(a, a) for a in model.dims_.artifacts] if costs is not None else []
     blocks = model.explain_blocks(table)  # (share per block, baseline) for the stacking regressor, else None
     names = model.feature_names_
     artifacts = [artifact_of(n) for n in names]
@@ -81,7 +85,11 @@ def explain_rows(model, table: FeatureTable, scores: np.ndarray, top: int = 5) -
         order = np.argsort(row[:-1], kind="stable")
         down = [(names[j], float(row[j]), float(table.values[i, j])) for j in order[:top] if row[j] < 0]
         up = [(names[j], float(row[j]), float(table.values[i, j])) for j in order[::-1][:top] if row[j] > 0]
-        bound = float(scores[i]) - float(np.sum(row))
+        paid = 0.0
+        for art, c in zip(cost_labels, costs[i] if costs is not None else [], strict=True):
+            by_artifact[art] = by_artifact.get(art, 0.0) + float(c)
+            paid += float(c)
+        bound = float(scores[i]) - float(np.sum(row)) - paid
         by_block = {k: float(v[i]) for k, v in blocks[0].items()} if blocks else {}
         out.append(Explanation(
             float(scores[i]), float(row[-1]), by_extractor, by_artifact, down, up, bound=bound, by_block=by_block

@@ -143,6 +143,12 @@ class QualityModel:
         """Whether the model estimates artifact dimensions."""
         return self.dims_ is not None
 
+    def scores_with_dimensions(self) -> bool:
+        """Whether the score uses the artifact dimensions (``artifact_dims`` has a ``"penalty"``).
+        Without one the dimensions are a diagnostic: the score is the one the recipe without
+        ``artifact_dims`` gives, and the labelled clips' graded copies train no score."""
+        return bool(self.artifact_dims) and self.artifact_dims.get("penalty") is not None
+
     def _dims_array(self, table: FeatureTable) -> np.ndarray:
         if self.dims_ is None:
             raise ModelError(
@@ -163,7 +169,7 @@ class QualityModel:
         return as_dicts(dims, self.dims_.artifacts, set(table.errors))
 
     def _penalty(self) -> dict[str, Any] | None:
-        return (self.artifact_dims or {}).get("penalty") if self.dims_ is not None else None
+        return self.artifact_dims["penalty"] if self.dims_ is not None and self.scores_with_dimensions() else None
 
     def _weights(self) -> np.ndarray:
         pen = self._penalty() or {}
@@ -181,9 +187,9 @@ class QualityModel:
 
     def _q_values(self, table: FeatureTable) -> np.ndarray:
         """The features ``q`` (content and prompt) reads: with ``"content": "prompt"`` in
-        ``artifact_dims`` the video's columns are held at 0, so the video moves the score through
+        ``artifact_dims`` (and a penalty) the video's columns are held at 0, so the video moves the score through
         its artifact dimensions alone (monotone decreasing by construction)."""
-        if (self.artifact_dims or {}).get("content") != "prompt" or self.dims_ is None:
+        if (self.artifact_dims or {}).get("content") != "prompt" or self._penalty() is None:
             return table.values
         X = table.values.copy()
         video = np.array([n.startswith(VIDEO_PREFIXES) for n in table.names], dtype=bool)

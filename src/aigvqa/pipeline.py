@@ -179,7 +179,7 @@ def train(
     rows, _ = with_augmentation(model, items, run)
     y = target_values(rows, model.target)
     fam = with_families(model, items, run, unlabelled)
-    if fam is not None:  # the labelled clips' copies train the score too, with the copies' targets
+    if fam is not None and model.scores_with_dimensions():  # the labelled clips' copies train the score too
         copies = np.flatnonzero((fam.source >= 0) & fam.is_copy())
         rows = rows + [fam.items[i] for i in copies]
         y = np.concatenate([y, fam.copy_targets(y, model)[copies]])
@@ -257,7 +257,7 @@ def cross_validate(
     y_all = target_values(rows, model.target)
     y = y_all[: len(items)]
     fam = with_families(model, items, run, unlabelled)
-    if fam is not None:
+    if fam is not None and model.scores_with_dimensions():
         copies = np.flatnonzero((fam.source >= 0) & fam.is_copy())
         rows = rows + [fam.items[i] for i in copies]
         y_all = np.concatenate([y_all, fam.copy_targets(y, model)[copies]])
