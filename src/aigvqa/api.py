@@ -521,13 +521,6 @@ def write_submission(predictions: Predictions, scorer: Scorer, out: PathLike, zi
     return write_submission_zip(zip_path, out, readme)
 
 
-def _metric_dict(m: dict) -> dict[str, Any]:
-    keys = ("plcc", "plcc_logistic", "srocc", "krcc", "rmse", "score", "n")
-    d = {k: m[k] for k in keys}
-    d["score_ci95"] = [m["score_ci_low"], m["score_ci_high"]]
-    return d
-
-
 def evaluate(
     predictions: PathLike | Predictions | dict[str, float],
     labels: Data,
@@ -541,7 +534,7 @@ def evaluate(
     ``score`` = (PLCC + SROCC) / 2, ``n``, ``score_ci95`` (bootstrap) and, with ``by``, the same
     per value of that label field under ``groups``. Every labelled video needs a prediction;
     predictions without a label are ignored (counted in ``unlabelled``)."""
-    from aigvqa.metrics import evaluate as metrics
+    from aigvqa.metrics import reported
     from aigvqa.predictions import load_predictions
 
     if isinstance(predictions, Predictions):
@@ -558,7 +551,7 @@ def evaluate(
         )
     p = np.array([preds[it.video] for it in items])
     y = np.array([float(it.meta[target]) for it in items])
-    result = _metric_dict(metrics(p, y, n_boot=n_boot, seed=seed))
+    result = reported(p, y, n_boot=n_boot, seed=seed)
     result["unlabelled"] = max(0, len(preds) - len(items))
     if by:
         groups: dict[str, list[int]] = {}
@@ -567,7 +560,7 @@ def evaluate(
                 raise DataError(f"labels, item {i} ({it.video}): missing field '{by}' for --by")
             groups.setdefault(str(it.meta[by]), []).append(i)
         result["groups"] = {
-            g: _metric_dict(metrics(p[idx], y[idx], n_boot=n_boot, seed=seed)) for g, idx in sorted(groups.items())
+            g: reported(p[idx], y[idx], n_boot=n_boot, seed=seed) for g, idx in sorted(groups.items())
         }
     return result
 

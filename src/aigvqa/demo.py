@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 
 @dataclass
 class DemoResult:
@@ -30,10 +32,10 @@ def run_demo(
 ) -> DemoResult:
     """Make ``clips`` synthetic clips, train on two thirds, predict and evaluate the rest
     (``say`` receives a line per step). Needs no data and no download."""
-    from aigvqa.api import Scorer, _metric_dict, run_options
+    from aigvqa.api import run_options
     from aigvqa.cache import FeatureCache
     from aigvqa.data import Item
-    from aigvqa.metrics import evaluate as metrics
+    from aigvqa.metrics import reported
     from aigvqa.model import QualityModel
     from aigvqa.pipeline import predict, train
     from aigvqa.synthetic import make_dataset
@@ -49,11 +51,9 @@ def run_demo(
     model = QualityModel(features="classic,lexical")
     say(f"2/4 training on {len(train_items)} clips (features: {model.features}; regressor: {model.regressor})")
     model, _ = train(model, train_items, run)
-    Scorer(model).save(root / "model")
+    model.save(root / "model")
     say(f"3/4 predicting {len(test_items)} held-out clips")
     scores, _ = predict(model, test_items, run)
-    import numpy as np
-
     y = np.array([it.meta["gt_score"] for it in test_items])
-    return DemoResult(root, _metric_dict(metrics(scores, y)), [n for n, _ in model.top_features(5)],
+    return DemoResult(root, reported(scores, y), [n for n, _ in model.top_features(5)],
                       len(train_items), len(test_items))  # fmt: skip

@@ -80,6 +80,16 @@ def evaluate(pred, target, n_boot: int = 1000, seed: int = 0) -> dict[str, float
     return result
 
 
+REPORTED = ("plcc", "plcc_logistic", "srocc", "krcc", "rmse", "score", "n")
+
+
+def reported(pred, target, n_boot: int = 1000, seed: int = 0) -> dict:
+    """:func:`evaluate` as ``aigvqa evaluate`` reports it: the metrics of :data:`REPORTED` and
+    ``score_ci95`` = [low, high]."""
+    m = evaluate(pred, target, n_boot=n_boot, seed=seed)
+    return {**{k: m[k] for k in REPORTED}, "score_ci95": [m["score_ci_low"], m["score_ci_high"]]}
+
+
 def fast_score(pred: np.ndarray, target: np.ndarray) -> float:
     """(PLCC + SROCC) / 2 without the extras, for tuning loops."""
     pred = np.asarray(pred, dtype=float)
