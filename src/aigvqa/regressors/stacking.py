@@ -26,11 +26,21 @@ missing input moves the score neither up nor down (its explained share is 0). Ev
 must belong to a block (a column may be in several); a block with no column in the table (e.g.
 in the prompt-only fallback model) is left out. The explanation splits each score into a
 baseline and one share per block.
+
+``max_share`` bounds a block's share (its weighted deviation ``s = w_k · (p_k(x) − mean p_k)``
+from its training mean) on the score scale: the share used is ``m · tanh(s / m)``, smooth and
+strictly increasing, so the block's order among rows is kept, a small share is nearly unchanged
+(``s = m / 2`` loses 8%) and no row moves the score by more than ``m``. It is meant for a block
+whose input can be far from anything in training (the prompt block of a model trained on a few
+dozen prompts): unfamiliar wording then cannot dominate a clip's score. The weights are fitted
+without it; it acts at prediction, in the explanations too (the block's feature contributions
+are scaled by the same factor, so the parts still sum to the score).
 """
 
 from __future__ import annotations
 
 import json
+import numbers
 from pathlib import Path
 from typing import Any
 
@@ -77,6 +87,25 @@ def nonnegative_weights(P: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, float
     return w, mean_y - float(mean_p @ w)
 
 
+def _max_share(block: str, value: Any) -> float | None:
+    """A block's ``max_share``, checked: None (no bound) or a finite number > 0."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value) or value <= 0:
+        raise ValueError(
+            f"stack: block {block!r}: max_share must be a number > 0 (the most its share may move a score, "
+            f"on the score scale) or null for no bound, got {value!r}"
+        )
+    return float(value)
+
+
+def bounded_share(share: np.ndarray, max_share: float | None) -> np.ndarray:
+    """``max_share · tanh(share / max_share)``: smooth, strictly increasing, inside ±max_share."""
+    if max_share is None:
+        return share
+    return max_share * np.tanh(np.asarray(share, dtype=float) / max_share)
+
+
 @REGRESSORS.register("stack")
 class StackingRegressor(Regressor):
     """One regressor per feature block, combined by non-negative out-of-fold weights (module docs)."""
@@ -101,9 +130,10 @@ class StackingRegressor(Regressor):
         for i, block in enumerate(blocks):
             if not isinstance(block, dict) or not isinstance(block.get("features"), str):
                 raise ValueError(f"stack: block {i} must be an object with a 'features' spec, got {block!r}")
-            unknown = sorted(set(block) - {"name", "features", "regressor", "params", "absent_if_zero"})
+            unknown = sorted(set(block) - {"name", "features", "regressor", "params", "absent_if_zero", "max_share"})
             if unknown:
                 raise ValueError(f"stack: block {i} has unknown keys {', '.join(unknown)}")
+            name = str(block.get("name", block["features"]))
             regressor = block.get("regressor", "ridge")
             if regressor not in REGRESSORS:
                 raise ValueError(
@@ -111,11 +141,12 @@ class StackingRegressor(Regressor):
                 )
             self.blocks.append(
                 {
-                    "name": str(block.get("name", block["features"])),
+                    "name": name,
                     "features": block["features"],
                     "regressor": regressor,
                     "params": dict(block.get("params", {})),
                     "absent_if_zero": block.get("absent_if_zero"),
+                    "max_share": _max_share(name, block.get("max_share")),
                 }
             )
         names = [b["name"] for b in self.blocks]
@@ -261,24 +292,45 @@ class StackingRegressor(Regressor):
         )  # fmt: skip
         return np.where(self._absent(X), self.centres, P)
 
+    def _bounds(self) -> list[float | None]:
+        """Per active block, its ``max_share`` (None: unbounded)."""
+        return [self.blocks[i]["max_share"] for i in self.active]
+
+    def _shares(self, P: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(raw, bounded) shares ``w_k · (p_k − centre_k)`` of the block predictions ``P``."""
+        raw = (P - self.centres) * self.weights
+        bounded = raw.copy()
+        for k, m in enumerate(self._bounds()):
+            bounded[:, k] = bounded_share(raw[:, k], m)
+        return raw, bounded
+
     def predict(self, X: np.ndarray, sequences: Sequences = None) -> np.ndarray:
-        return self.intercept + self._block_predictions(X, sequences) @ self.weights
+        P = self._block_predictions(X, sequences)
+        out = self.intercept + P @ self.weights
+        if any(m is not None for m in self._bounds()):  # each bounded block's share replaces its raw one
+            raw, bounded = self._shares(P)
+            out = out + (bounded - raw).sum(axis=1)
+        return out
 
     # -- explanation -----------------------------------------------------------------------
     def block_names(self) -> list[str]:
         return [self.blocks[i]["name"] for i in self.active]
 
     def block_contributions(self, X: np.ndarray, sequences: Sequences = None) -> dict[str, np.ndarray]:
-        """Each block's share of each row's score: ``w_k · (p_k(x) − mean out-of-fold p_k)``; with
-        the baseline ``b + Σ w_k · mean p_k`` (the training mean) they sum to the prediction."""
-        shares = (self._block_predictions(X, sequences) - self.centres) * self.weights
+        """Each block's share of each row's score: ``w_k · (p_k(x) − mean out-of-fold p_k)``, bounded
+        by the block's ``max_share``; with the baseline ``b + Σ w_k · mean p_k`` (the training mean)
+        they sum to the prediction."""
+        _, shares = self._shares(self._block_predictions(X, sequences))
         return dict(zip(self.block_names(), shares.T, strict=True))
 
     def block_baseline(self) -> float:
         return float(self.intercept + self.centres @ self.weights)
 
     def contributions(self, X: np.ndarray) -> np.ndarray:
-        """Each block model's feature contributions times its weight, summed per column."""
+        """Each block model's feature contributions times its weight, summed per column. A block
+        with ``max_share`` whose share ``s`` is bounded to ``s'``: its feature contributions and the
+        part of its baseline beyond its centre are scaled by ``s' / s``, so rows still sum to
+        :meth:`predict`."""
         out = np.zeros((len(X), X.shape[1] + 1))
         out[:, -1] = self.intercept
         absent = self._absent(X)
@@ -286,6 +338,13 @@ class StackingRegressor(Regressor):
             c = model.contributions(X[:, cols])
             c[absent[:, k]] = 0.0  # a missing input: the block's centre, all in the baseline
             c[absent[:, k], -1] = self.centres[k]
+            m = self._bounds()[k]
+            if m is not None:  # the block's prediction centre + s, of which s shrinks to bounded_share(s)
+                raw = w * (c.sum(axis=1) - self.centres[k])
+                factor = np.ones_like(raw)
+                np.divide(bounded_share(raw, m), raw, out=factor, where=raw != 0)
+                c[:, :-1] *= factor[:, None]
+                c[:, -1] = self.centres[k] + factor * (c[:, -1] - self.centres[k])
             out[:, cols] += w * c[:, :-1]
             out[:, -1] += w * c[:, -1]
         return out
