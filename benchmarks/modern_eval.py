@@ -82,7 +82,7 @@ def _encode(path: Path, frames: list[np.ndarray], fps: float, codec: str, option
 def make_clip_set(entry: dict, data: Path, root: Path, frames_n: int) -> dict[str, str]:
     """Write (once) a clip's original and all its copies; name -> path."""
     src = data / entry["video"]
-    folder = root / f"m1-{file_digest(src)}-n{frames_n}"
+    folder = root / f"m2-{file_digest(src)}-n{frames_n}"
     folder.mkdir(parents=True, exist_ok=True)
     names = (
         ["original"]

@@ -107,12 +107,13 @@ class Artifact:
         small = cv2.GaussianBlur(small, (0, 0), s_small, borderType=cv2.BORDER_REFLECT)
         return cv2.resize(small, (self.w, self.h), interpolation=cv2.INTER_LINEAR)
 
-    # -- noise: temporally independent Gaussian grain, mostly luminance
+    # -- noise: temporally independent Gaussian grain, from fine per-pixel sensor noise to coarse
+    # film grain (up to half a unit), from mostly luminance to strongly coloured
     def _init_noise(self, rng: np.random.Generator) -> None:
         self.rng = np.random.default_rng(rng.integers(2 ** 63))
         self.sigma_n = self.s * 32.0
-        self.grain = max(1, round(self.unit / 2))
-        self.chroma = rng.uniform(0.2, 0.6)
+        self.grain = max(1, round(math.exp(rng.uniform(0.0, math.log(max(1.0, self.unit / 2))))))
+        self.chroma = rng.uniform(0.2, 1.0)
 
     def _apply_noise(self, frame: np.ndarray, i: int) -> np.ndarray:
         g = self.grain

@@ -37,7 +37,7 @@ from aigvqa.artifacts import ARTIFACTS, degrade
 from aigvqa.cache import file_digest
 from aigvqa.data import Item
 
-AUGMENT_VERSION = "1"  # bump when the copies made for the same settings change
+AUGMENT_VERSION = "2"  # bump when the copies made for the same settings change
 
 
 @dataclass(frozen=True)

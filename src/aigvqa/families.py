@@ -28,7 +28,7 @@ from aigvqa.augment import Variant, make_variant, stable_seed, write_lossless
 from aigvqa.cache import file_digest
 from aigvqa.data import Item
 
-FAMILY_VERSION = "1"  # bump when the copies made for the same settings change
+FAMILY_VERSION = "2"  # bump when the copies made for the same settings change
 
 
 @dataclass(frozen=True)
