@@ -19,6 +19,8 @@ from typing import Any
 import numpy as np
 
 from aigvqa import __version__
+from aigvqa.artifacts import ARTIFACTS
+from aigvqa.damage import ArtifactSubspace, DamageModel
 from aigvqa.dimensions import VIDEO_PREFIXES, DimensionModel, artifact_costs, as_dicts, penalty_factor
 from aigvqa.extract import FeatureTable
 from aigvqa.features import DEFAULT_FEATURES, resolve_features
@@ -28,6 +30,10 @@ from aigvqa.video import SamplingConfig
 
 FORMAT_VERSION = 1
 MODEL_FILE = "model.json"
+DAMAGE_KEYS = frozenset(
+    {"weight", "project", "drop_by_artifact", "margin", "invariance", "spread", "decay", "faint", "clip"}
+)
+DAMAGE_FILE = "damage.json"  # the learned damage and artifact directions of a model with "damage"
 
 
 class ModelError(Exception):
@@ -98,6 +104,10 @@ class QualityModel:
         # ("families"), estimator settings ("params") and what each costs the score ("penalty")
         self.artifact_dims = dict(artifact_dims) if artifact_dims else None
         self.dims_: DimensionModel | None = None
+        # with "damage" in artifact_dims: the pairwise-learned damage the score loses (aigvqa.damage)
+        # and the artifacts' directions, removed from the features the rest of the score reads
+        self.damage_: DamageModel | None = None
+        self.subspace_: ArtifactSubspace | None = None
 
     def get_params(self) -> dict[str, Any]:
         """Constructor parameters, as in scikit-learn (clone with ``QualityModel(**p)``)."""
@@ -126,18 +136,67 @@ class QualityModel:
         return [f"{n}." for n, _ in self.extractor_specs() if not EXTRACTORS.get(n).needs_video]
 
     # -- artifact dimensions -----------------------------------------------------------------
-    def fit_dimensions(self, table: FeatureTable, artifact: list[str | None], severity: np.ndarray) -> QualityModel:
-        """Learn the artifact dimensions from rows of graded copies (:mod:`aigvqa.dimensions`);
-        call before :meth:`fit`, whose score then falls with every dimension."""
+    def fit_dimensions(
+        self,
+        table: FeatureTable,
+        artifact: list[str | None],
+        severity: np.ndarray,
+        family: list[str] | None = None,
+        scale: np.ndarray | None = None,
+    ) -> QualityModel:
+        """Learn the artifact dimensions from rows of graded copies (:mod:`aigvqa.dimensions`), and,
+        when ``artifact_dims`` has ``"damage"``, the damage and the artifacts' directions
+        (:mod:`aigvqa.damage`: ``family`` names each row's source clip, ``scale`` its size factor);
+        call before :meth:`fit`."""
         ok = np.array([i not in table.errors for i in range(len(artifact))], dtype=bool)
         params = (self.artifact_dims or {}).get("params")
-        self.dims_ = DimensionModel(params=params, seed=self.seed).fit(
-            table.values[ok],
-            table.names,
-            [a for a, k in zip(artifact, ok, strict=True) if k],
-            np.asarray(severity, dtype=float)[ok],
-        )
+        arts = [a for a, k in zip(artifact, ok, strict=True) if k]
+        sev = np.asarray(severity, dtype=float)[ok]
+        self.dims_ = DimensionModel(params=params, seed=self.seed).fit(table.values[ok], table.names, arts, sev)
+        spec = self._damage_spec()
+        if spec is not None:
+            if family is None or scale is None:
+                raise ValueError("the damage needs each family row's source clip and size factor")
+            fams = [f for f, k in zip(family, ok, strict=True) if k]
+            sizes = np.asarray(scale, dtype=float)[ok]
+            unknown = sorted(set(spec) - DAMAGE_KEYS)
+            if unknown or "weight" not in spec:
+                raise ValueError(
+                    f'artifact_dims "damage": needs "weight"; unknown settings {unknown}; known: {sorted(DAMAGE_KEYS)}'
+                )
+            options = {k: v for k, v in spec.items() if k not in ("weight", "project", "drop_by_artifact")}
+            self.damage_ = DamageModel(**options).fit(
+                table.values[ok], table.names, fams, arts, sev, sizes, self._drop_weights()
+            )
+            project = int(spec.get("project", 0))
+            self.subspace_ = None
+            if project:
+                self.subspace_ = ArtifactSubspace(project).fit(table.values[ok], table.names, fams, arts, sev, sizes)
         return self
+
+    def _damage_spec(self) -> dict[str, Any] | None:
+        spec = (self.artifact_dims or {}).get("damage")
+        return dict(spec) if spec else None
+
+    def _drop_weights(self) -> dict[str, float]:
+        """Each artifact's share of the headroom at severity 1 (the damage's margins per unit of severity)."""
+        spec = self.artifact_dims or {}
+        pen = spec.get("penalty") or {}
+        own = {**(pen.get("drop_by_artifact") or {}), **((spec.get("damage") or {}).get("drop_by_artifact") or {})}
+        return {a: float(own.get(a, pen.get("drop", 0.6))) for a in ARTIFACTS}
+
+    def scores_with_damage(self) -> bool:
+        """Whether the score loses the learned damage (``"damage"`` in ``artifact_dims``)."""
+        return self.damage_ is not None
+
+    def damage(self, table: FeatureTable) -> np.ndarray:
+        """What the damage takes from each row's score (>= 0 means lower; 0 for a typical clean clip;
+        NaN for failed rows). Raises :class:`ModelError` for a model without damage."""
+        if self.damage_ is None:
+            raise ModelError('this model has no damage; train it with "damage" in its recipe\'s "artifact_dims"')
+        out = float(self._damage_spec()["weight"]) * self.damage_.predict(table.values, table.names)
+        out[sorted(table.errors)] = np.nan
+        return out
 
     def has_dimensions(self) -> bool:
         """Whether the model estimates artifact dimensions."""
@@ -189,6 +248,8 @@ class QualityModel:
         """The features ``q`` (content and prompt) reads: with ``"content": "prompt"`` in
         ``artifact_dims`` (and a penalty) the video's columns are held at 0, so the video moves the score through
         its artifact dimensions alone (monotone decreasing by construction)."""
+        if self.subspace_ is not None:  # the score reads the artifacts through the damage only
+            return self.subspace_.remove(table.values, table.names)
         if (self.artifact_dims or {}).get("content") != "prompt" or self._penalty() is None:
             return table.values
         X = table.values.copy()
@@ -266,6 +327,8 @@ class QualityModel:
         if self._penalty() is not None:  # monotone decreasing in every artifact dimension
             floor = self._floor()
             scores = floor + (scores - floor) * self.penalty_factors(table)
+        if self.damage_ is not None:  # the artifacts' cost, learned from graded copies
+            scores = scores - float(self._damage_spec()["weight"]) * self.damage_.predict(table.values, table.names)
         failed = np.array(sorted(table.errors), dtype=int)
         if failed.size:
             scores[failed] = self._fallback(table, failed)
@@ -283,6 +346,10 @@ class QualityModel:
         contrib = self.regressor_.contributions(self._q_values(table))
         if self._penalty() is not None:  # the features' shares shrink with the artifacts' factor
             contrib[:, :-1] *= self.penalty_factors(table)[:, None]  # the rest: dimension_costs
+        if self.damage_ is not None:  # each video feature's share of the damage, exact
+            idx = [self.feature_names_.index(c) for c in self.damage_.columns_]
+            weight = float(self._damage_spec()["weight"])
+            contrib[:, idx] -= weight * self.damage_.contributions(table.values, table.names)
         contrib[sorted(table.errors)] = np.nan
         return contrib
 
@@ -297,6 +364,8 @@ class QualityModel:
             factor = self.penalty_factors(table)
             shares = {k: v * factor for k, v in shares.items()}
             shares["artifacts"] = np.nansum(costs, axis=1)
+        if self.damage_ is not None:
+            shares["artifacts"] = -self.damage(table)
         for v in shares.values():
             v[sorted(table.errors)] = np.nan
         return shares, self.regressor_.block_baseline()
@@ -334,6 +403,10 @@ class QualityModel:
             if self.fallback_ is not None:
                 self.fallback_.save(tmp, "fallback")
             dims_meta = self.dims_.save(tmp) if self.dims_ is not None else None
+            if self.damage_ is not None:
+                learned = {"damage": self.damage_.to_dict(),
+                           "subspace": self.subspace_.to_dict() if self.subspace_ is not None else None}  # fmt: skip
+                (tmp / DAMAGE_FILE).write_text(json.dumps(learned))
             meta = {
                 "format": FORMAT_VERSION,
                 "aigvqa_version": __version__,
@@ -409,6 +482,10 @@ class QualityModel:
             model.importances_ = dict(meta["importances"])
             model.fallback_columns_ = list(meta["fallback_columns"])
             model.dims_ = DimensionModel.load(directory, meta["dims"]) if meta.get("dims") else None
+            if model._damage_spec() is not None:
+                learned = json.loads((directory / DAMAGE_FILE).read_text())
+                model.damage_ = DamageModel.from_dict(learned["damage"])
+                model.subspace_ = ArtifactSubspace.from_dict(learned["subspace"]) if learned.get("subspace") else None
             reg_cls = REGRESSORS.get(meta["regressor"])
             model.regressor_ = reg_cls.load(directory, "main", meta["seed"], **meta["regressor_params"])
             model.fallback_ = (

@@ -166,7 +166,13 @@ def _fit(
     """Fit the dimensions on the family rows ``fam_rows`` (when the model has them), then the score."""
     if fam is not None and fam_table is not None:
         sub = fam_table.subset(fam_rows)
-        model.fit_dimensions(sub, [fam.artifact[i] for i in fam_rows], fam.severity[fam_rows])
+        model.fit_dimensions(
+            sub,
+            [fam.artifact[i] for i in fam_rows],
+            fam.severity[fam_rows],
+            family=[str(fam.items[i].meta["family"]) for i in fam_rows],
+            scale=np.array([float(fam.items[i].meta["scale"]) for i in fam_rows]),
+        )
     return model.fit(table, y, fingerprint=fingerprint_, labelled=labelled)
 
 
