@@ -41,7 +41,7 @@ def _families(n_clips: int, seed: int):
     return FeatureTable(NAMES, np.array(rows), {}, {}), arts, np.array(sev), fams, np.array(scales)
 
 
-def _by_family(values, arts, sev, scales):
+def _by_family(values):
     """(source, {artifact: values at SEVERITIES}, rescaled) per family, in row order."""
     out, i = [], 0
     step = 1 + len(ARTIFACTS) * len(SEVERITIES) + 1
@@ -56,9 +56,9 @@ def _by_family(values, arts, sev, scales):
 def test_damage_rises_with_every_artifact_on_unseen_clips():
     table, arts, sev, fams, scales = _families(60, seed=0)
     damage = DamageModel().fit(table.values, table.names, fams, arts, sev, scales, WEIGHTS)
-    test, t_arts, t_sev, _, t_scales = _families(12, seed=1)
+    test = _families(12, seed=1)[0]
     d = damage.predict(test.values, test.names)
-    for source, copies, rescaled in _by_family(d, t_arts, t_sev, t_scales):
+    for source, copies, rescaled in _by_family(d):
         for a, levels in copies.items():
             assert np.all(np.diff(np.concatenate([[source], levels])) > 0), a
         assert abs(rescaled - source) < 0.1 * (copies["blur"][-1] - source)
@@ -71,7 +71,7 @@ def test_damage_rises_with_every_artifact_on_unseen_clips():
 def test_the_artifact_subspace_takes_out_what_artifacts_move():
     table, arts, sev, fams, scales = _families(60, seed=0)
     sub = ArtifactSubspace(per_artifact=1).fit(table.values, table.names, fams, arts, sev, scales)
-    test, t_arts, t_sev, _, t_scales = _families(6, seed=2)
+    test = _families(6, seed=2)[0]
     content = sub.remove(test.values, test.names)
     video = [test.names.index(c) for c in sub.columns_]
     moved_before = np.abs(test.values[1:37, video] - test.values[0, video]).max()
@@ -96,9 +96,9 @@ def test_a_score_with_damage_falls_with_every_artifact(tmp_path):
     y = 3.0 + 0.4 * rated.values[:, 0] + 0.3 * rated.values[:, 12] + 0.2 * rated.values[:, -1]
     model.fit(rated, y)
     assert model.scores_with_damage() and model.has_dimensions()
-    test, t_arts, t_sev, _, t_scales = _families(12, seed=3)
+    test = _families(12, seed=3)[0]
     scores = model.predict_raw(test)
-    for source, copies, _ in _by_family(scores, t_arts, t_sev, t_scales):
+    for source, copies, _ in _by_family(scores):
         for a, levels in copies.items():
             assert np.all(levels < source), a
     np.testing.assert_allclose(model.explain(test).sum(axis=1), scores, atol=1e-9)

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-VIDEO_PREFIXES = ("spatial.", "temporal.")
+from aigvqa.dimensions import VIDEO_PREFIXES
 
 
 class DamageModel:
@@ -52,8 +52,7 @@ class DamageModel:
 
     def _standardise(self, X: np.ndarray, names: list[str]) -> np.ndarray:
         idx = [names.index(c) for c in self.columns_]
-        Z = (np.asarray(X, dtype=float)[:, idx] - self.center_) / self.scale_
-        return np.clip(np.nan_to_num(Z, nan=0.0), -self.clip, self.clip)
+        return _standardised(np.asarray(X, dtype=float)[:, idx], self.center_, self.scale_, self.clip)
 
     def fit(
         self,
@@ -143,7 +142,7 @@ class ArtifactSubspace:
         scale, severity = np.asarray(scale, dtype=float), np.asarray(severity, dtype=float)
         source = _sources(artifact, scale)
         self.center_, self.scale_ = _robust_scaling(Xv[source])
-        Z = np.clip(np.nan_to_num((Xv - self.center_) / self.scale_, nan=0.0), -self.clip, self.clip)
+        Z = _standardised(Xv, self.center_, self.scale_, self.clip)
         base = {f: i for i, f in enumerate(family) if source[i]}
         groups: dict[str, list[np.ndarray]] = {}
         for i, (f, a) in enumerate(zip(family, artifact, strict=True)):
@@ -166,7 +165,7 @@ class ArtifactSubspace:
         idx = [names.index(c) for c in self.columns_]
         out = np.array(X, dtype=float, copy=True)
         raw = out[:, idx]
-        Z = np.clip(np.nan_to_num((raw - self.center_) / self.scale_, nan=0.0), -self.clip, self.clip)
+        Z = _standardised(raw, self.center_, self.scale_, self.clip)
         # rounded: a column that lies in the subspace reads exactly 0, not rounding noise that a
         # later standardisation would blow up
         Z = np.round(Z - (Z @ self.basis_) @ self.basis_.T, 9)
@@ -199,6 +198,11 @@ def _robust_scaling(X: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     lo, hi = np.nanpercentile(X, [10, 90], axis=0)
     spread = np.nan_to_num(hi - lo)
     return np.nan_to_num(np.nanmedian(X, axis=0)), np.where(spread > 1e-9, spread, 1.0)
+
+
+def _standardised(X: np.ndarray, center: np.ndarray, scale: np.ndarray, clip: float) -> np.ndarray:
+    """``(X - center) / scale``, NaN read as the center, clipped to ``[-clip, clip]``."""
+    return np.clip(np.nan_to_num((X - center) / scale, nan=0.0), -clip, clip)
 
 
 def _pairs(

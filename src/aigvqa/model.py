@@ -148,22 +148,23 @@ class QualityModel:
         when ``artifact_dims`` has ``"damage"``, the damage and the artifacts' directions
         (:mod:`aigvqa.damage`: ``family`` names each row's source clip, ``scale`` its size factor);
         call before :meth:`fit`."""
-        ok = np.array([i not in table.errors for i in range(len(artifact))], dtype=bool)
-        params = (self.artifact_dims or {}).get("params")
-        arts = [a for a, k in zip(artifact, ok, strict=True) if k]
-        sev = np.asarray(severity, dtype=float)[ok]
-        self.dims_ = DimensionModel(params=params, seed=self.seed).fit(table.values[ok], table.names, arts, sev)
         spec = self._damage_spec()
-        if spec is not None:
+        if spec is not None:  # checked before any fitting
             if family is None or scale is None:
                 raise ValueError("the damage needs each family row's source clip and size factor")
-            fams = [f for f, k in zip(family, ok, strict=True) if k]
-            sizes = np.asarray(scale, dtype=float)[ok]
             unknown = sorted(set(spec) - DAMAGE_KEYS)
             if unknown or "weight" not in spec:
                 raise ValueError(
                     f'artifact_dims "damage": needs "weight"; unknown settings {unknown}; known: {sorted(DAMAGE_KEYS)}'
                 )
+        ok = np.array([i not in table.errors for i in range(len(artifact))], dtype=bool)
+        params = (self.artifact_dims or {}).get("params")
+        arts = [a for a, k in zip(artifact, ok, strict=True) if k]
+        sev = np.asarray(severity, dtype=float)[ok]
+        self.dims_ = DimensionModel(params=params, seed=self.seed).fit(table.values[ok], table.names, arts, sev)
+        if spec is not None:
+            fams = [f for f, k in zip(family, ok, strict=True) if k]
+            sizes = np.asarray(scale, dtype=float)[ok]
             options = {k: v for k, v in spec.items() if k not in ("weight", "project", "drop_by_artifact")}
             self.damage_ = DamageModel(**options).fit(
                 table.values[ok], table.names, fams, arts, sev, sizes, self._drop_weights()
@@ -194,9 +195,16 @@ class QualityModel:
         NaN for failed rows). Raises :class:`ModelError` for a model without damage."""
         if self.damage_ is None:
             raise ModelError('this model has no damage; train it with "damage" in its recipe\'s "artifact_dims"')
-        out = float(self._damage_spec()["weight"]) * self.damage_.predict(table.values, table.names)
+        out = self._damage_cost(table)
         out[sorted(table.errors)] = np.nan
         return out
+
+    def _damage_weight(self) -> float:
+        return float(self._damage_spec()["weight"])
+
+    def _damage_cost(self, table: FeatureTable) -> np.ndarray:
+        """``weight * damage`` per row (failed rows included)."""
+        return self._damage_weight() * self.damage_.predict(table.values, table.names)
 
     def has_dimensions(self) -> bool:
         """Whether the model estimates artifact dimensions."""
@@ -328,7 +336,7 @@ class QualityModel:
             floor = self._floor()
             scores = floor + (scores - floor) * self.penalty_factors(table)
         if self.damage_ is not None:  # the artifacts' cost, learned from graded copies
-            scores = scores - float(self._damage_spec()["weight"]) * self.damage_.predict(table.values, table.names)
+            scores = scores - self._damage_cost(table)
         failed = np.array(sorted(table.errors), dtype=int)
         if failed.size:
             scores[failed] = self._fallback(table, failed)
@@ -348,8 +356,7 @@ class QualityModel:
             contrib[:, :-1] *= self.penalty_factors(table)[:, None]  # the rest: dimension_costs
         if self.damage_ is not None:  # each video feature's share of the damage, exact
             idx = [self.feature_names_.index(c) for c in self.damage_.columns_]
-            weight = float(self._damage_spec()["weight"])
-            contrib[:, idx] -= weight * self.damage_.contributions(table.values, table.names)
+            contrib[:, idx] -= self._damage_weight() * self.damage_.contributions(table.values, table.names)
         contrib[sorted(table.errors)] = np.nan
         return contrib
 
