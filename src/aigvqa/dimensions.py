@@ -90,6 +90,14 @@ class DimensionModel:
         return model
 
 
+def drop_factors(spec: dict[str, Any] | None, artifacts: tuple[str, ...] = ARTIFACTS) -> dict[str, float]:
+    """Each artifact's share of the headroom at severity 1 under a ``"penalty"``-like setting:
+    its own in ``drop_by_artifact``, else ``drop`` (0.6 when absent)."""
+    spec = spec or {}
+    own = spec.get("drop_by_artifact") or {}
+    return {a: float(own.get(a, spec.get("drop", 0.6))) for a in artifacts}
+
+
 def penalty_factor(dims: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """``prod_a (1 - w_a * d_a)`` per row: 1 for a clean clip, smaller with every artifact
     (strictly decreasing in each dimension where ``w_a > 0``)."""

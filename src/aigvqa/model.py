@@ -19,9 +19,8 @@ from typing import Any
 import numpy as np
 
 from aigvqa import __version__
-from aigvqa.artifacts import ARTIFACTS
 from aigvqa.damage import ArtifactSubspace, DamageModel
-from aigvqa.dimensions import VIDEO_PREFIXES, DimensionModel, artifact_costs, as_dicts, penalty_factor
+from aigvqa.dimensions import VIDEO_PREFIXES, DimensionModel, artifact_costs, as_dicts, drop_factors, penalty_factor
 from aigvqa.extract import FeatureTable
 from aigvqa.features import DEFAULT_FEATURES, resolve_features
 from aigvqa.registry import EXTRACTORS, REGRESSORS
@@ -184,7 +183,7 @@ class QualityModel:
         spec = self.artifact_dims or {}
         pen = spec.get("penalty") or {}
         own = {**(pen.get("drop_by_artifact") or {}), **((spec.get("damage") or {}).get("drop_by_artifact") or {})}
-        return {a: float(own.get(a, pen.get("drop", 0.6))) for a in ARTIFACTS}
+        return drop_factors({**pen, "drop_by_artifact": own})
 
     def scores_with_damage(self) -> bool:
         """Whether the score loses the learned damage (``"damage"`` in ``artifact_dims``)."""
@@ -239,9 +238,8 @@ class QualityModel:
         return self.artifact_dims["penalty"] if self.dims_ is not None and self.scores_with_dimensions() else None
 
     def _weights(self) -> np.ndarray:
-        pen = self._penalty() or {}
-        own = pen.get("drop_by_artifact") or {}
-        return np.array([float(own.get(a, pen.get("drop", 0.6))) for a in self.dims_.artifacts])
+        factors = drop_factors(self._penalty(), self.dims_.artifacts)
+        return np.array([factors[a] for a in self.dims_.artifacts])
 
     def penalty_factors(self, table: FeatureTable) -> np.ndarray:
         """``prod_a (1 - w_a d_a)`` per row (1 where the model has no penalty or the video failed)."""

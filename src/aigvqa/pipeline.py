@@ -12,6 +12,7 @@ import numpy as np
 
 from aigvqa.cache import FeatureCache
 from aigvqa.data import DataError, Item
+from aigvqa.dimensions import drop_factors
 from aigvqa.extract import FeatureTable, extract_features
 from aigvqa.metrics import correlations
 from aigvqa.model import QualityModel
@@ -94,11 +95,11 @@ class Families:
     def copy_targets(self, y: np.ndarray, model: QualityModel) -> np.ndarray:
         """Targets of the labelled members that are copies: ``y - w s (y - floor)`` (rescaled: ``y``)."""
         pen = (model.artifact_dims or {}).get("penalty") or {}
-        own, floor = pen.get("drop_by_artifact") or {}, float(pen.get("floor", 1.0))
+        factors, floor = drop_factors(pen), float(pen.get("floor", 1.0))
         out = np.full(len(self.items), np.nan)
         for i, (src, a, s) in enumerate(zip(self.source, self.artifact, self.severity, strict=True)):
             if src >= 0:
-                w = float(own.get(a, pen.get("drop", 0.6))) if a else 0.0
+                w = factors[a] if a else 0.0
                 out[i] = y[src] - w * s * max(y[src] - floor, 0.0)
         return out
 
