@@ -137,8 +137,8 @@ def main() -> None:
             if has_damage:
                 line += f"   {p:6.3f} ({p0:.3f})    {f:6.3f} ({f0:.3f})"
             print(line)
-        means = [np.nanmean([v[i] for v in out.values()]) for i in range(3)]
-        refs = [np.nanmean([v[i] for v in ref.values()]) for i in range(3)]
+        means = [np.mean([v[i] for v in out.values()]) for i in range(3)]
+        refs = [np.mean([v[i] for v in ref.values()]) for i in range(3)]
         line = f"  {'mean':12s} {means[0]:7.3f} ({refs[0]:.3f})"
         if has_damage:
             line += f"   {means[1]:6.3f} ({refs[1]:.3f})    {means[2]:6.3f} ({refs[2]:.3f})"
