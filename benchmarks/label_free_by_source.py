@@ -53,22 +53,13 @@ def groups_of(fam, items, data: Path, modern: Path) -> list[str]:
 
 def learned(recipe: dict, table, fam, rows: np.ndarray) -> QualityModel:
     """A model whose dimensions (and damage) are learned from the family members ``rows``."""
-    model = QualityModel(**recipe)
-    return model.fit_dimensions(
-        table.subset(rows),
-        [fam.artifact[i] for i in rows],
-        fam.severity[rows],
-        family=[str(fam.items[i].meta["family"]) for i in rows],
-        scale=np.array([float(fam.items[i].meta["scale"]) for i in rows]),
-    )
+    art, sev, family, scale = fam.rows(rows)
+    return QualityModel(**recipe).fit_dimensions(table.subset(rows), art, sev, family=family, scale=scale)
 
 
 def measure(dims: np.ndarray, damage: np.ndarray | None, fam, rows: np.ndarray) -> dict[str, tuple]:
     """Per artifact: (dimension SROCC, damage pairs, damage source < mildest) over ``rows``."""
-    family = [str(fam.items[i].meta["family"]) for i in rows]
-    scale = np.array([float(fam.items[i].meta["scale"]) for i in rows])
-    art = [fam.artifact[i] for i in rows]
-    sev = fam.severity[rows]
+    art, sev, family, scale = fam.rows(rows)
     base = {f: j for j, f in enumerate(family) if art[j] is None and scale[j] == 1.0}
     out = {}
     for k, a in enumerate(ARTIFACTS):
@@ -105,8 +96,9 @@ def main() -> None:
         sys.exit(f"{args.config}: the recipe learns nothing without labels (no artifact_dims)")
     items = load_items(args.data / "labels.json", target="gt_score", require_target=True)
     run = RunOptions(videos_dir=args.data / "videos", cache=FeatureCache(), workers=args.workers, progress=False)
-    fam = with_families(QualityModel(**recipe), items, run, load_unlabelled(args.modern, "train"))
-    table = featurize_unique(QualityModel(**recipe), fam.items, run)
+    template = QualityModel(**recipe)
+    fam = with_families(template, items, run, load_unlabelled(args.modern, "train"))
+    table = featurize_unique(template, fam.items, run)
     ok = np.array([i not in table.errors for i in range(len(fam.items))])
     group = np.array(groups_of(fam, items, args.data, args.modern))
     everything = learned(recipe, table, fam, np.flatnonzero(ok))
@@ -127,7 +119,7 @@ def main() -> None:
     for domain, keep in (("FETV", from_fetv), ("modern train", ~from_fetv)):
         rows = np.flatnonzero(keep & ok)
         out = measure(dims_out[rows], None if damage_out is None else damage_out[rows], fam, rows)
-        ref = measure(dims_in[rows], damage_in if damage_in is None else damage_in[rows], fam, rows)
+        ref = measure(dims_in[rows], None if damage_in is None else damage_in[rows], fam, rows)
         print(f"\n{domain} families ({len(set(group[rows]))} groups), held out (in-sample)")
         heads = f" {'damage pairs':>15s} {'source < mildest':>17s}" if has_damage else ""
         print(f"  {'artifact':12s} {'dimension SROCC':>17s}{heads}")

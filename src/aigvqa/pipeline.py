@@ -103,6 +103,16 @@ class Families:
                 out[i] = y[src] - w * s * max(y[src] - floor, 0.0)
         return out
 
+    def rows(self, rows: np.ndarray) -> tuple[list[str | None], np.ndarray, list[str], np.ndarray]:
+        """What :meth:`QualityModel.fit_dimensions` learns from, for the members ``rows``: each one's
+        artifact, severity, family (its source clip) and size factor."""
+        return (
+            [self.artifact[i] for i in rows],
+            self.severity[rows],
+            [str(self.items[i].meta["family"]) for i in rows],
+            np.array([float(self.items[i].meta["scale"]) for i in rows]),
+        )
+
     def is_copy(self) -> np.ndarray:
         """Members other than a family's source (the trimmed clip itself)."""
         return np.array([not str(it.video).endswith("base.mkv") for it in self.items], dtype=bool)
@@ -166,14 +176,8 @@ def _fit(
 ) -> QualityModel:
     """Fit the dimensions on the family rows ``fam_rows`` (when the model has them), then the score."""
     if fam is not None and fam_table is not None:
-        sub = fam_table.subset(fam_rows)
-        model.fit_dimensions(
-            sub,
-            [fam.artifact[i] for i in fam_rows],
-            fam.severity[fam_rows],
-            family=[str(fam.items[i].meta["family"]) for i in fam_rows],
-            scale=np.array([float(fam.items[i].meta["scale"]) for i in fam_rows]),
-        )
+        artifact, severity, family, scale = fam.rows(fam_rows)
+        model.fit_dimensions(fam_table.subset(fam_rows), artifact, severity, family=family, scale=scale)
     return model.fit(table, y, fingerprint=fingerprint_, labelled=labelled)
 
 
