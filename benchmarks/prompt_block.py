@@ -15,6 +15,11 @@ deviation, range; score points on the 1-5 scale):
   ``qeval_unfamiliar`` split the latter by whether at least half of a prompt's content words
   (stemmed, as the ``words`` extractor reads them) occur in some FETV prompt.
 
+A model whose prompt block weighs its share by ``familiarity`` (the fraction of a prompt's
+content words seen in training; the stacking block setting) is measured as loaded and, side by
+side, with that weighting switched off in memory (``without familiarity``), and the median
+familiarity of each set is printed.
+
 ``--max-share M`` also prints every figure with the prompt block bounded to ±M (the stacking
 block parameter ``max_share``, applied to the loaded model in memory; nothing is written).
 
@@ -75,7 +80,7 @@ def prompt_table(model: QualityModel, prompts: list[str]) -> FeatureTable:
     for j, name in enumerate(model.feature_names_):
         if name in ptab.names:
             full[:, j] = ptab.values[:, ptab.names.index(name)]
-    return FeatureTable(list(model.feature_names_), full)
+    return FeatureTable(list(model.feature_names_), full, sequences=ptab.sequences)
 
 
 def prompt_blocks(model: QualityModel) -> list[str]:
@@ -95,13 +100,32 @@ def bound_prompt_block(model: QualityModel, max_share: float) -> None:
                 block["max_share"] = float(max_share)
 
 
+def weighs_by_familiarity(model: QualityModel) -> bool:
+    return any(k is not None for k in getattr(model.regressor_, "known_ids", []))
+
+
+def without_familiarity(model: QualityModel) -> None:
+    """Switch the loaded model's familiarity weighting off (in memory), main and fallback."""
+    for stack in (model.regressor_, model.fallback_):
+        if hasattr(stack, "known_ids"):
+            stack.known_ids = [None] * len(stack.known_ids)
+
+
 def measure(model: QualityModel, tables: dict[str, tuple[FeatureTable, np.ndarray | None]]) -> dict:
     out = {}
     only_prompt = prompt_blocks(model)
+    stack = model.regressor_
     for where, (table, rows) in tables.items():
         shares, _ = model.explain_blocks(table)
         keep = only_prompt if where.startswith("qeval") else list(shares)
         out[where] = {k: spread(v if rows is None else v[rows]) for k, v in shares.items() if k in keep}
+        if weighs_by_familiarity(model):
+            fam = stack.familiarities(model._q_values(table), table.sequences)
+            for k, name in enumerate(stack.block_names()):
+                if stack.known_ids[k] is not None:
+                    f = fam[:, k] if rows is None else fam[rows, k]
+                    out[where][name]["familiarity_median"] = float(np.median(f))
+                    out[where][name]["familiarity_quartiles"] = [float(np.quantile(f, q)) for q in (0.25, 0.75)]
     return out
 
 
@@ -229,6 +253,10 @@ def main() -> None:
             tables["qeval_familiar"] = (table, np.flatnonzero(known))
             tables["qeval_unfamiliar"] = (table, np.flatnonzero(~known))
     out: dict = {"as_loaded": measure(model, tables)}
+    if weighs_by_familiarity(model):
+        without_familiarity(model)
+        out["without familiarity"] = measure(model, tables)
+        model = QualityModel.load(resolve_model(args.model))
     if args.max_share is not None:
         bound_prompt_block(model, args.max_share)
         out[f"max_share={args.max_share:g}"] = measure(model, tables)
@@ -237,15 +265,23 @@ def main() -> None:
         for where, blocks in sets.items():
             for block, s in blocks.items():
                 lo, hi = s["range"]
+                fam = f"  familiarity median {s['familiarity_median']:.2f}" if "familiarity_median" in s else ""
                 print(f"{where:<20} {block:<10} n={s['n']:<5} median |share| {s['median_abs']:.3f}  "
-                      f"90th pct {s['p90_abs']:.3f}  std {s['std']:.3f}  range {lo:+.2f}..{hi:+.2f}")  # fmt: skip
+                      f"90th pct {s['p90_abs']:.3f}  std {s['std']:.3f}  range {lo:+.2f}..{hi:+.2f}{fam}")  # fmt: skip
     model = QualityModel.load(resolve_model(args.model))  # the model as shipped again
     if (args.qeval / "train.json").exists():
-        worth = qeval_worth(model, json.loads((args.qeval / "train.json").read_text()))
-        out["qeval_train_worth"] = worth
-        print(f"-- worth on the challenge's wording: Score of the prompt share against {worth['items']} train "
-              f"labels {worth['score_items']:.3f}, against the means of its {worth['prompts']} prompts "
-              f"{worth['score_prompt_means']:.3f}")  # fmt: skip
+        train = json.loads((args.qeval / "train.json").read_text())
+        versions = [("as loaded", model)]
+        if weighs_by_familiarity(model):
+            plain = QualityModel.load(resolve_model(args.model))
+            without_familiarity(plain)
+            versions.append(("without familiarity", plain))
+        for version, m in versions:
+            worth = qeval_worth(m, train)
+            out["qeval_train_worth" + ("" if m is model else " without familiarity")] = worth
+            print(f"-- worth on the challenge's wording ({version}): Score of the prompt share against "
+                  f"{worth['items']} train labels {worth['score_items']:.3f}, against the means of its "
+                  f"{worth['prompts']} prompts {worth['score_prompt_means']:.3f}")  # fmt: skip
     bounds = [float(b) for b in args.bounds.split(",") if b]
     for scheme in [s for s in args.cv.split(",") if s]:
         if scheme not in ("random", "prompt"):

@@ -270,7 +270,7 @@ class QualityModel:
         """(n, artifacts) share of each artifact in the score (<= 0; see :meth:`explain`), or None."""
         if self._penalty() is None:
             return None
-        base = self.regressor_.contributions(self._q_values(table)[:1])[0, -1]
+        base = self.regressor_.contributions(self._q_values(table)[:1], _rows(table.sequences, np.arange(1)))[0, -1]
         headroom = np.full(len(table.values), base - self._floor())
         costs = artifact_costs(self._dims_array(table), self._weights(), headroom)
         costs[sorted(table.errors)] = np.nan
@@ -349,7 +349,7 @@ class QualityModel:
                 f"the '{self.regressor}' regressor uses a neural network on sequences (frames or prompt tokens), "
                 "which cannot attribute its score to features; explain works with tabular regressors"
             )
-        contrib = self.regressor_.contributions(self._q_values(table))
+        contrib = self.regressor_.contributions(self._q_values(table), sequences=table.sequences)
         if self._penalty() is not None:  # the features' shares shrink with the artifacts' factor
             contrib[:, :-1] *= self.penalty_factors(table)[:, None]  # the rest: dimension_costs
         if self.damage_ is not None:  # each video feature's share of the damage, exact

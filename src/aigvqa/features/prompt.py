@@ -276,6 +276,32 @@ class PromptWords(FeatureExtractor):
         return rows
 
 
+@EXTRACTORS.register("terms")
+class PromptTerms(FeatureExtractor):
+    """Which content words the prompt uses, as exact ids rather than columns: the sorted, distinct
+    32-bit hashes of its content words (stemmed as ``words`` reads them), in the per-row array
+    ``terms.ids``. No tabular columns: a stacking block with ``"familiarity": "terms"`` reads them
+    to tell wording it learned from wording it never saw (``words`` hashes into 256 columns, so
+    two unrelated words often share one)."""
+
+    name = "terms"
+    version = "1"
+    needs_video = False
+    measures = "prompt content words as exact ids, for the prompt block's familiarity (no tabular columns)"
+
+    def extract(self, clip: Clip | None, prompt: str) -> dict[str, Any]:
+        return self.extract_many([prompt])[0]
+
+    def extract_many(self, prompts: list[str]) -> list[dict[str, Any]]:
+        from sklearn.utils import murmurhash3_32
+
+        return [
+            {"__arrays__": {"ids": np.unique(np.array(
+                [murmurhash3_32(t, positive=True) for t in prompt_terms(p, bigrams=False)], dtype=np.int64))}}
+            for p in prompts
+        ]  # fmt: skip
+
+
 # --- MiniLM sentence embedding -----------------------------------------------------------------
 
 MINILM_DIM = 384

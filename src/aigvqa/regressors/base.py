@@ -54,12 +54,12 @@ class Regressor(ABC):
     def importances(self, names: list[str]) -> dict[str, float]:
         return {}
 
-    def contributions(self, X: np.ndarray) -> np.ndarray:
+    def contributions(self, X: np.ndarray, sequences: Sequences = None) -> np.ndarray:
         """Per-row additive explanation, shape (n, d + 1): one column per feature plus a last
         "baseline" column; each row sums to the prediction. Models that cannot attribute
         their prediction to features put all of it in the baseline column."""
         out = np.zeros((len(X), X.shape[1] + 1))
-        out[:, -1] = self.predict(X)
+        out[:, -1] = self.predict(X, sequences)
         return out
 
 

@@ -79,7 +79,7 @@ class BlendRegressor(Regressor):
         ]
         return model
 
-    def contributions(self, X: np.ndarray) -> np.ndarray:
+    def contributions(self, X: np.ndarray, sequences: Sequences = None) -> np.ndarray:
         """Weighted mean of the members' contributions (as the blend is of their predictions)."""
         return np.average([m.contributions(X) for m in self.models], axis=0, weights=self.weights)
 

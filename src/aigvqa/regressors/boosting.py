@@ -103,7 +103,7 @@ class LightGBMRegressor(Regressor):
         model.booster = lgb.Booster(model_file=str(directory / f"{stem}.lgb.txt"))
         return model
 
-    def contributions(self, X: np.ndarray) -> np.ndarray:
+    def contributions(self, X: np.ndarray, sequences: Sequences = None) -> np.ndarray:
         """Exact TreeSHAP contributions from LightGBM (``pred_contrib``)."""
         return np.asarray(self.booster.predict(X, pred_contrib=True, num_threads=1), dtype=float)
 

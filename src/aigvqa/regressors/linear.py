@@ -51,7 +51,7 @@ class RidgeRegressor(Regressor):
         model.state = {k: np.asarray(v, dtype=float) for k, v in payload.items()}
         return model
 
-    def contributions(self, X: np.ndarray) -> np.ndarray:
+    def contributions(self, X: np.ndarray, sequences: Sequences = None) -> np.ndarray:
         """Coefficient × standardised value per feature; the intercept is the baseline."""
         parts = self._prepare(X) * self.state["coef"]
         return np.hstack([parts, np.full((len(X), 1), self.state["intercept"][0])])

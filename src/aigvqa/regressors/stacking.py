@@ -35,6 +35,16 @@ whose input can be far from anything in training (the prompt block of a model tr
 dozen prompts): unfamiliar wording then cannot dominate a clip's score. The weights are fitted
 without it; it acts at prediction, in the explanations too (the block's feature contributions
 are scaled by the same factor, so the parts still sum to the score).
+
+``familiarity`` names a prompt extractor that gives each row its content words as exact ids
+(``"terms"``: the per-row array ``terms.ids``). The block then keeps the ids of every training
+row with input, and when scoring multiplies its share by the row's **familiarity**: the fraction
+of the row's content words that occur in some training prompt (1 for a prompt without content
+words). Wording the block learned keeps its whole share; a prompt of which it knows half the
+words moves the score half as far; a prompt of wholly unknown words moves it not at all. Unlike
+``max_share`` it tells familiar from unfamiliar wording, so it leaves the scores of prompts seen
+in training as they were. It acts at prediction, as ``max_share`` (applied first, then the
+bound), and in the explanations.
 """
 
 from __future__ import annotations
@@ -50,6 +60,7 @@ from aigvqa.registry import REGRESSORS
 from aigvqa.regressors.base import Regressor, Sequences, make_regressor
 
 FORMAT = 1
+BLOCK_KEYS = {"name", "features", "regressor", "params", "absent_if_zero", "max_share", "familiarity"}
 
 
 def _extractor(column: str) -> str:
@@ -99,6 +110,29 @@ def _max_share(block: str, value: Any) -> float | None:
     return float(value)
 
 
+def _familiarity(block: str, value: Any) -> str | None:
+    """A block's ``familiarity`` extractor, checked: None or the name of a registered extractor."""
+    from aigvqa.registry import EXTRACTORS
+
+    if value is None:
+        return None
+    if not isinstance(value, str) or value not in EXTRACTORS:
+        raise ValueError(
+            f"stack: block {block!r}: familiarity must name the extractor of the prompt's word ids "
+            f"(e.g. \"terms\"), got {value!r}"
+        )
+    return value
+
+
+def familiarity(ids: list[np.ndarray | None], known: np.ndarray) -> np.ndarray:
+    """Per row, the fraction of its word ids in ``known`` (sorted); 1 for a row without words."""
+    out = np.ones(len(ids))
+    for i, row in enumerate(ids):
+        if row is not None and len(row):
+            out[i] = float(np.isin(row, known, assume_unique=True).mean())
+    return out
+
+
 def bounded_share(share: np.ndarray, max_share: float | None) -> np.ndarray:
     """``max_share · tanh(share / max_share)``: smooth, strictly increasing, inside ±max_share."""
     if max_share is None:
@@ -130,7 +164,7 @@ class StackingRegressor(Regressor):
         for i, block in enumerate(blocks):
             if not isinstance(block, dict) or not isinstance(block.get("features"), str):
                 raise ValueError(f"stack: block {i} must be an object with a 'features' spec, got {block!r}")
-            unknown = sorted(set(block) - {"name", "features", "regressor", "params", "absent_if_zero", "max_share"})
+            unknown = sorted(set(block) - BLOCK_KEYS)
             if unknown:
                 raise ValueError(f"stack: block {i} has unknown keys {', '.join(unknown)}")
             name = str(block.get("name", block["features"]))
@@ -147,6 +181,7 @@ class StackingRegressor(Regressor):
                     "params": dict(block.get("params", {})),
                     "absent_if_zero": block.get("absent_if_zero"),
                     "max_share": _max_share(name, block.get("max_share")),
+                    "familiarity": _familiarity(name, block.get("familiarity")),
                 }
             )
         names = [b["name"] for b in self.blocks]
@@ -170,6 +205,7 @@ class StackingRegressor(Regressor):
         self.intercept = 0.0
         self.centres = np.zeros(0)  # mean out-of-fold prediction of each active block
         self.absent_columns: list[int | None] = []  # per active block: its absent_if_zero column
+        self.known_ids: list[np.ndarray | None] = []  # per active block with familiarity: training word ids
 
     @property
     def uses_sequences(self) -> bool:  # type: ignore[override]
@@ -255,6 +291,7 @@ class StackingRegressor(Regressor):
                 [m.predict(X[:, c], s) for m, c, s in zip(self.models, self.columns, seqs, strict=True)]
             )
         absent = self._absent(X)  # centres: the mean out-of-fold prediction over rows with input
+        self.known_ids = [self._known_ids(k, sequences, ~absent[:, k]) for k in range(n_blocks)]
         self.centres = np.array([p[~a].mean() if (~a).any() else 0.0 for p, a in zip(oof.T, absent.T, strict=True)])
         oof = np.where(absent, self.centres, oof)
         rows = self._combine_rows(n, labelled)
@@ -276,6 +313,34 @@ class StackingRegressor(Regressor):
             raise ValueError(f"stack: labelled must be a mask of {n} rows, got shape {labelled.shape}")
         return labelled if labelled.sum() >= 2 * self.folds else everything
 
+    def _word_ids(self, k: int, sequences: Sequences, n: int) -> list[np.ndarray | None]:
+        """The word ids of each row for active block ``k``'s ``familiarity`` (clear error if absent)."""
+        key = f"{self.blocks[self.active[k]]['familiarity']}.ids"
+        ids = (sequences or {}).get(key)
+        if ids is None or len(ids) != n:
+            raise ValueError(
+                f"stack: block {self.block_names()[k]!r} weighs its share by familiarity and needs the "
+                f"per-row word ids {key!r}: add {key.split('.')[0]!r} to the model's features"
+            )
+        return ids
+
+    def _known_ids(self, k: int, sequences: Sequences, rows: np.ndarray) -> np.ndarray | None:
+        """The sorted distinct word ids of the training rows ``rows`` (mask), for a block with
+        ``familiarity``; None for the others."""
+        if self.blocks[self.active[k]]["familiarity"] is None:
+            return None
+        ids = self._word_ids(k, sequences, len(rows))
+        seen = [a for a, keep in zip(ids, rows, strict=True) if keep and a is not None and len(a)]
+        return np.unique(np.concatenate(seen)).astype(np.int64) if seen else np.zeros(0, dtype=np.int64)
+
+    def familiarities(self, X: np.ndarray, sequences: Sequences = None) -> np.ndarray:
+        """(n, active blocks): each row's familiarity for each block (1 where a block has none)."""
+        out = np.ones((len(X), len(self.active)))
+        for k, known in enumerate(self.known_ids):
+            if known is not None:
+                out[:, k] = familiarity(self._word_ids(k, sequences, len(X)), known)
+        return out
+
     def _absent(self, X: np.ndarray) -> np.ndarray:
         """(n, blocks) mask: rows whose block input is missing (its absent_if_zero column is 0)."""
         mask = np.zeros((len(X), len(self.active)), dtype=bool)
@@ -296,20 +361,25 @@ class StackingRegressor(Regressor):
         """Per active block, its ``max_share`` (None: unbounded)."""
         return [self.blocks[i]["max_share"] for i in self.active]
 
-    def _shares(self, P: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(raw, bounded) shares ``w_k · (p_k − centre_k)`` of the block predictions ``P``."""
+    def _shares(self, P: np.ndarray, familiar: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(raw, used) shares of the block predictions ``P``: raw ``w_k · (p_k − centre_k)``; used:
+        times the rows' ``familiar``-ity, then bounded by the block's ``max_share``."""
         raw = (P - self.centres) * self.weights
-        bounded = raw.copy()
+        used = raw * familiar
         for k, m in enumerate(self._bounds()):
-            bounded[:, k] = bounded_share(raw[:, k], m)
-        return raw, bounded
+            used[:, k] = bounded_share(used[:, k], m)
+        return raw, used
+
+    def _adjusts(self) -> bool:
+        """Whether some block's share is weighed by familiarity or bounded."""
+        return any(m is not None for m in self._bounds()) or any(k is not None for k in self.known_ids)
 
     def predict(self, X: np.ndarray, sequences: Sequences = None) -> np.ndarray:
         P = self._block_predictions(X, sequences)
         out = self.intercept + P @ self.weights
-        if any(m is not None for m in self._bounds()):  # each bounded block's share replaces its raw one
-            raw, bounded = self._shares(P)
-            out = out + (bounded - raw).sum(axis=1)
+        if self._adjusts():  # each adjusted block's share replaces its raw one
+            raw, used = self._shares(P, self.familiarities(X, sequences))
+            out = out + (used - raw).sum(axis=1)
         return out
 
     # -- explanation -----------------------------------------------------------------------
@@ -318,31 +388,32 @@ class StackingRegressor(Regressor):
 
     def block_contributions(self, X: np.ndarray, sequences: Sequences = None) -> dict[str, np.ndarray]:
         """Each block's share of each row's score: ``w_k · (p_k(x) − mean out-of-fold p_k)``, bounded
-        by the block's ``max_share``; with the baseline ``b + Σ w_k · mean p_k`` (the training mean)
-        they sum to the prediction."""
-        _, shares = self._shares(self._block_predictions(X, sequences))
+        by the block's familiarity and ``max_share``; with the baseline ``b + Σ w_k · mean p_k`` (the
+        training mean) they sum to the prediction."""
+        _, shares = self._shares(self._block_predictions(X, sequences), self.familiarities(X, sequences))
         return dict(zip(self.block_names(), shares.T, strict=True))
 
     def block_baseline(self) -> float:
         return float(self.intercept + self.centres @ self.weights)
 
-    def contributions(self, X: np.ndarray) -> np.ndarray:
+    def contributions(self, X: np.ndarray, sequences: Sequences = None) -> np.ndarray:
         """Each block model's feature contributions times its weight, summed per column. A block
-        with ``max_share`` whose share ``s`` is bounded to ``s'``: its feature contributions and the
-        part of its baseline beyond its centre are scaled by ``s' / s``, so rows still sum to
-        :meth:`predict`."""
+        whose share ``s`` is weighed by familiarity and/or bounded to ``s'``: its feature
+        contributions and the part of its baseline beyond its centre are scaled by ``s' / s``, so
+        rows still sum to :meth:`predict`."""
         out = np.zeros((len(X), X.shape[1] + 1))
         out[:, -1] = self.intercept
         absent = self._absent(X)
+        familiar = self.familiarities(X, sequences)
         for k, (model, cols, w) in enumerate(zip(self.models, self.columns, self.weights, strict=True)):
             c = model.contributions(X[:, cols])
             c[absent[:, k]] = 0.0  # a missing input: the block's centre, all in the baseline
             c[absent[:, k], -1] = self.centres[k]
             m = self._bounds()[k]
-            if m is not None:  # the block's prediction centre + s, of which s shrinks to bounded_share(s)
+            if m is not None or self.known_ids[k] is not None:  # centre + s, s becomes the used share
                 raw = w * (c.sum(axis=1) - self.centres[k])
                 factor = np.ones_like(raw)
-                np.divide(bounded_share(raw, m), raw, out=factor, where=raw != 0)
+                np.divide(bounded_share(raw * familiar[:, k], m), raw, out=factor, where=raw != 0)
                 c[:, :-1] *= factor[:, None]
                 c[:, -1] = self.centres[k] + factor * (c[:, -1] - self.centres[k])
             out[:, cols] += w * c[:, :-1]
@@ -367,8 +438,10 @@ class StackingRegressor(Regressor):
             "format": FORMAT,
             "feature_names": self.feature_names,
             "blocks": [
-                {"name": self.blocks[i]["name"], "columns": cols.tolist(), "weight": float(w), "centre": float(c)}
-                for i, cols, w, c in zip(self.active, self.columns, self.weights, self.centres, strict=True)
+                {"name": self.blocks[i]["name"], "columns": cols.tolist(), "weight": float(w), "centre": float(c),
+                 **({} if known is None else {"known_ids": known.tolist()})}
+                for i, cols, w, c, known in zip(self.active, self.columns, self.weights, self.centres,
+                                                self.known_ids, strict=True)
             ],
             "intercept": self.intercept,
         }
@@ -387,6 +460,13 @@ class StackingRegressor(Regressor):
         model.weights = np.array([b["weight"] for b in state["blocks"]], dtype=float)
         model.centres = np.array([b["centre"] for b in state["blocks"]], dtype=float)
         model.absent_columns = model._absent_columns()
+        model.known_ids = []
+        for b in state["blocks"]:
+            wants = model.blocks[by_name[b["name"]]]["familiarity"] is not None
+            if wants and "known_ids" not in b:
+                raise ValueError(f"{stem}.stack.json: block {b['name']!r} weighs by familiarity but was saved "
+                                 "without its training word ids; retrain the model")  # fmt: skip
+            model.known_ids.append(np.asarray(b["known_ids"], dtype=np.int64) if wants else None)
         model.intercept = float(state["intercept"])
         model.models = []
         for k, i in enumerate(model.active):
