@@ -244,3 +244,30 @@ def test_the_quality_model_hands_the_rated_rows_to_the_stack_and_its_fallback():
     assert model.fallback_ is not None
     unmarked = QualityModel(features="temporal,lexical", regressor="stack", regressor_params=params).fit(table, y)
     assert not np.allclose(unmarked.regressor_.weights, model.regressor_.weights)
+
+
+def test_unread_extractors_may_stay_out_of_every_block_and_nothing_else_may():
+    names = ["spatial.a", "spatial.b", "colour.co_hue_shift", "lexical.lex_chars"]
+    blocks = [{"name": "video", "features": "spatial"}, {"name": "prompt", "features": "lexical"}]
+    with pytest.raises(ValueError, match="colour are in no block.*unread"):
+        make_regressor("stack", 0, blocks=blocks).set_feature_names(names)
+    stack = make_regressor("stack", 0, blocks=blocks, unread="colour")
+    stack.set_feature_names(names)
+    assert [list(c) for c in stack.columns] == [[0, 1], [3]]  # the colour column feeds no block
+    with pytest.raises(ValueError, match="unread"):
+        make_regressor("stack", 0, blocks=blocks, unread=["colour"])
+
+
+def test_an_unread_column_leaves_the_predictions_as_they_were():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 3))
+    y = X[:, 0] + 0.5 * X[:, 2] + 0.1 * rng.normal(size=60)
+    blocks = [{"name": "video", "features": "spatial"}, {"name": "prompt", "features": "lexical"}]
+    plain = make_regressor("stack", 0, blocks=blocks)
+    plain.set_feature_names(["spatial.a", "spatial.b", "lexical.c"])
+    plain.fit(X, y)
+    wide = make_regressor("stack", 0, blocks=blocks, unread="colour")
+    wide.set_feature_names(["spatial.a", "colour.x", "spatial.b", "lexical.c"])
+    Xw = np.column_stack([X[:, 0], rng.normal(size=60), X[:, 1], X[:, 2]])
+    wide.fit(Xw, y)
+    np.testing.assert_allclose(wide.predict(Xw), plain.predict(X))

@@ -23,9 +23,10 @@ any registered regressor (default ``ridge``), ``params`` its settings. ``absent_
 a column (e.g. ``lexical.lex_chars``) that is 0 when the block's input is missing (no prompt):
 such a row's block prediction is replaced by the block's mean out-of-fold prediction, so a
 missing input moves the score neither up nor down (its explained share is 0). Every column
-must belong to a block (a column may be in several); a block with no column in the table (e.g.
-in the prompt-only fallback model) is left out. The explanation splits each score into a
-baseline and one share per block.
+must belong to a block (a column may be in several) or to ``unread``, a feature spec of
+extractors no block reads (e.g. ``"colour"``, extracted for the artifact dimensions only); a
+block with no column in the table (e.g. in the prompt-only fallback model) is left out. The
+explanation splits each score into a baseline and one share per block.
 
 ``max_share`` bounds a block's share (its weighted deviation ``s = w_k · (p_k(x) − mean p_k)``
 from its training mean) on the score scale: the share used is ``m · tanh(s / m)``, smooth and
@@ -155,6 +156,7 @@ class StackingRegressor(Regressor):
         group_by: str | None = None,
         combine: str = "nnls",
         combine_on: str = "all",
+        unread: str | None = None,
         **params: Any,
     ):
         super().__init__(seed, **params)
@@ -197,6 +199,9 @@ class StackingRegressor(Regressor):
         self.group_by = group_by
         self.combine = combine
         self.combine_on = combine_on
+        if unread is not None and not isinstance(unread, str):
+            raise ValueError(f"stack: unread must be a feature spec such as 'colour', got {unread!r}")
+        self.unread = unread  # extractors whose columns no block reads (the artifact dimensions do)
         self.feature_names: list[str] | None = None
         self.active: list[int] = []  # indices into self.blocks of the blocks with columns
         self.columns: list[np.ndarray] = []  # column indices of each active block
@@ -217,7 +222,8 @@ class StackingRegressor(Regressor):
         """Assign the table's columns to the blocks (must be called before ``fit``)."""
         self.feature_names = list(names)
         extractors = [_extractor(n) for n in names]
-        assigned = np.zeros(len(names), dtype=bool)
+        unread = _spec_extractors(self.unread) if self.unread else set()
+        assigned = np.array([ex in unread for ex in extractors], dtype=bool)
         self.active, self.columns = [], []
         for i, block in enumerate(self.blocks):
             members = _spec_extractors(block["features"])
@@ -230,7 +236,8 @@ class StackingRegressor(Regressor):
         if not assigned.all():
             missing = sorted({extractors[j] for j in np.flatnonzero(~assigned)})
             raise ValueError(
-                f"stack: the columns of {', '.join(missing)} are in no block; add them to a block's features"
+                f"stack: the columns of {', '.join(missing)} are in no block; add them to a block's features "
+                "(or to the stack's 'unread' when only the artifact dimensions should read them)"
             )
         if not self.active:
             raise ValueError("stack: no block has a column in this feature table")
