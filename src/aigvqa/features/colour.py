@@ -13,11 +13,15 @@ from aigvqa.registry import EXTRACTORS
 from aigvqa.video import Clip
 
 
-def hue_histogram(frames: np.ndarray, bins: int) -> np.ndarray:
-    """Normalised hue histogram of RGB ``frames`` (n, h, w, 3), each pixel weighted by its
-    saturation times its value, so grey and dark pixels, whose hue is noise, count little."""
+def to_hsv(frames: np.ndarray) -> np.ndarray:
+    """RGB ``frames`` (n, h, w, 3) as one uint8 HSV image (n·h, w, 3), hue on 0..255."""
     n, h, w = frames.shape[:3]
-    hsv = cv2.cvtColor(np.ascontiguousarray(frames).reshape(n * h, w, 3), cv2.COLOR_RGB2HSV_FULL)
+    return cv2.cvtColor(np.ascontiguousarray(frames).reshape(n * h, w, 3), cv2.COLOR_RGB2HSV_FULL)
+
+
+def hue_histogram(hsv: np.ndarray, bins: int) -> np.ndarray:
+    """Normalised hue histogram of ``hsv`` (:func:`to_hsv`), each pixel weighted by its
+    saturation times its value, so grey and dark pixels, whose hue is noise, count little."""
     hsv = hsv.astype(np.float32)
     weight = hsv[..., 1] * hsv[..., 2] / (255.0 * 255.0)
     hist, _ = np.histogram(hsv[..., 0], bins=bins, range=(0, 256), weights=weight)
@@ -37,10 +41,8 @@ def circular_shift(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
     return float(shift), float(np.log((mid + 1e-9) / (corr[0] + 1e-9)))
 
 
-def mean_saturation(frames: np.ndarray) -> float:
-    """Mean saturation (0..1) of RGB ``frames``, each pixel weighted by its value."""
-    n, h, w = frames.shape[:3]
-    hsv = cv2.cvtColor(np.ascontiguousarray(frames).reshape(n * h, w, 3), cv2.COLOR_RGB2HSV_FULL)
+def mean_saturation(hsv: np.ndarray) -> float:
+    """Mean saturation (0..1) of ``hsv`` (:func:`to_hsv`), each pixel weighted by its value."""
     v = hsv[..., 2].astype(np.float64) + 1.0
     return float((hsv[..., 1] * v).sum() / (255.0 * v.sum()))
 
@@ -85,7 +87,7 @@ class ColourDrift(FeatureExtractor):
             raise ValueError("the 'colour' extractor needs a decoded clip")
         frames = self._small(clip.motion)
         k = max(1, len(frames) // 6)
-        start, end = frames[:k], frames[-k:]
+        start, end = to_hsv(frames[:k]), to_hsv(frames[-k:])  # each converted once, read twice
         shift, gain = circular_shift(hue_histogram(start, self.bins), hue_histogram(end, self.bins))
         sat_start, sat_end = mean_saturation(start), mean_saturation(end)
         return {
