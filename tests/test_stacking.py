@@ -187,6 +187,26 @@ def test_a_block_with_absent_input_moves_the_score_neither_up_nor_down(tmp_path)
         _stack(names, blocks=[blocks[0], {**blocks[1], "absent_if_zero": "lexical.nope"}])
 
 
+def test_a_block_learns_only_from_rows_that_have_its_input():
+    """Rows without a prompt (e.g. unlabelled clips' copies) teach the video block, not the prompt block."""
+    rng = np.random.default_rng(2)
+    n, extra = 120, 200
+    video, prompt = rng.normal(size=(n, 3)), rng.normal(size=(n, 2))
+    y = video @ np.array([1.0, -0.5, 0.2]) + prompt @ np.array([0.8, 0.4])
+    X = np.hstack([video, prompt, np.full((n, 1), 20.0)])
+    names = [f"temporal.t{i}" for i in range(3)] + ["lexical.a", "lexical.b", "lexical.lex_chars"]
+    blocks = [
+        {"name": "video", "features": "temporal", "regressor": "ridge"},
+        {"name": "prompt", "features": "lexical", "regressor": "ridge", "absent_if_zero": "lexical.lex_chars"},
+    ]
+    bare = np.hstack([rng.normal(size=(extra, 3)), np.zeros((extra, 3))])
+    y_bare = 10.0 + rng.normal(size=extra)  # far from the prompted rows' targets
+    alone = _stack(names, blocks=blocks).fit(X, y)
+    both = _stack(names, blocks=blocks).fit(np.vstack([X, bare]), np.concatenate([y, y_bare]))
+    np.testing.assert_allclose(both.models[1].predict(X[:, 3:]), alone.models[1].predict(X[:, 3:]), atol=1e-9)
+    assert not np.allclose(both.models[0].predict(X[:, :3]), alone.models[0].predict(X[:, :3]))
+
+
 def test_block_weights_are_fitted_on_the_human_labelled_rows():
     """Augmented rows (targets made by a rule) teach the blocks but do not set their weights:
     a block that only predicts the made-up targets gets little weight against people."""

@@ -22,7 +22,8 @@ Blocks are given as ``{"name", "features", "regressor", "params", "absent_if_zer
 any registered regressor (default ``ridge``), ``params`` its settings. ``absent_if_zero`` names
 a column (e.g. ``lexical.lex_chars``) that is 0 when the block's input is missing (no prompt):
 such a row's block prediction is replaced by the block's mean out-of-fold prediction, so a
-missing input moves the score neither up nor down (its explained share is 0). Every column
+missing input moves the score neither up nor down (its explained share is 0), and the block's
+model learns from the rows that have its input only (when at least ``2 * folds`` do). Every column
 must belong to a block (a column may be in several) or to ``unread``, a feature spec of
 extractors no block reads (e.g. ``"colour"``, extracted for the artifact dimensions only); a
 block with no column in the table (e.g. in the prompt-only fallback model) is left out. The
@@ -286,18 +287,30 @@ class StackingRegressor(Regressor):
         fold = group_folds(n, self.folds, groups, self.seed)
         oof = np.zeros((n, n_blocks))
         enough = len(np.unique(fold)) >= 2 and n >= 2 * self.folds
+        absent = self._absent(X)
+        # a block learns from the rows that have its input (it gives its centre for the others)
+        learns = [~a if (~a).sum() >= 2 * self.folds else np.ones(n, dtype=bool) for a in absent.T]
         if enough:
             for f in np.unique(fold):
-                train, held = np.flatnonzero(fold != f), np.flatnonzero(fold == f)
+                held = np.flatnonzero(fold == f)
                 for k, cols in enumerate(self.columns):
+                    train = np.flatnonzero((fold != f) & learns[k])
                     model = self._new_block_model(k).fit(X[np.ix_(train, cols)], y[train], self._subset(seqs[k], train))
                     oof[held, k] = model.predict(X[np.ix_(held, cols)], self._subset(seqs[k], held))
-        self.models = [self._new_block_model(k).fit(X[:, cols], y, seqs[k]) for k, cols in enumerate(self.columns)]
+        self.models = []
+        for k, cols in enumerate(self.columns):
+            if learns[k].all():  # (X[:, cols] itself: the same arithmetic, to the last bit, as a subset's)
+                self.models.append(self._new_block_model(k).fit(X[:, cols], y, seqs[k]))
+            else:
+                rows = np.flatnonzero(learns[k])
+                self.models.append(
+                    self._new_block_model(k).fit(X[np.ix_(rows, cols)], y[rows], self._subset(seqs[k], rows))
+                )
         if not enough:  # too few rows to cross-fit: in-sample predictions, equal weights
             oof = np.column_stack(
                 [m.predict(X[:, c], s) for m, c, s in zip(self.models, self.columns, seqs, strict=True)]
             )
-        absent = self._absent(X)  # centres: the mean out-of-fold prediction over rows with input
+        # centres: the mean out-of-fold prediction over rows with input
         self.known_ids = [self._known_ids(k, sequences, ~absent[:, k]) for k in range(n_blocks)]
         self.centres = np.array([p[~a].mean() if (~a).any() else 0.0 for p, a in zip(oof.T, absent.T, strict=True)])
         oof = np.where(absent, self.centres, oof)
