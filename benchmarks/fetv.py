@@ -112,6 +112,8 @@ def main() -> None:
             ("temporal_quality", ai, "AI clips (140), temporal_quality"),
             ("gt_score", labels, "all clips (174), gt_score"),
         ]:
+            if (target if subset is ai else "all") not in args.targets.split(","):
+                continue
             if args.config and "artifact_dims" in json.loads(args.config.read_text()):
                 preds, y = pooled_oof_in_process(subset, target, args)
             else:
