@@ -121,7 +121,7 @@ def test_family_plan_covers_faint_and_strong_severities():
 def test_bundled_default_reads_an_artifact_on_its_own_dimension(tmp_path):
     """A clean synthetic clip (never seen in training) and copies degraded by three artifacts: each
     copy reads higher than the original on its artifact's dimension (and, when the score uses the
-    dimensions, scores lower; in today's 'default' they are a diagnostic)."""
+    dimensions, scores lower: today's 'default' scores with its noise dimension)."""
     from aigvqa.artifacts import degrade
     from aigvqa.augment import write_lossless
     from aigvqa.data import Item
@@ -187,3 +187,50 @@ def test_explanations_add_the_artifact_costs_of_a_penalised_score():
     worst = ARTIFACTS[int(np.argmin(costs[heavy]))]
     assert LABELS.get(worst, worst) in expl[heavy].by_artifact
     assert costs[heavy].sum() < 0
+
+
+def test_a_penalty_on_top_lowers_the_recipes_own_score_by_its_artifacts():
+    """``"on_top"``: the content part is the recipe's own score (trained on the targets as they are),
+    and the penalty's product lowers it, so an artifact the content part rewards still lowers the score."""
+    table, arts, sev = _families()
+    k = ARTIFACTS.index("noise")
+    y = 3.0 + table.values[:, -1] + 0.5 * table.values[:, k % 10]  # the rated scores reward what noise raises
+    plain = QualityModel(features="spatial,temporal,lexical", regressor="ridge").fit(table, y)
+    on_top = {"on_top": True, "drop": 0.0, "drop_by_artifact": {"noise": 1.0}}
+    dims = {"params": {"n_estimators": 40}, "penalty": on_top}
+    model = QualityModel(features="spatial,temporal,lexical", regressor="ridge", artifact_dims=dims)
+    model = model.fit_dimensions(table, arts, sev).fit(table, y)
+    assert model.penalty_on_top() and not _model().penalty_on_top()
+    d = model.dimensions_array(table)
+    q = plain.predict_raw(table)
+    np.testing.assert_allclose(model.predict_raw(table), 1.0 + (q - 1.0) * (1.0 - d[:, k]), rtol=1e-9)
+    arts = np.array([a or "" for a in arts])
+    plain_means = [plain.predict(table)[(arts == "noise") & (sev == s)].mean() for s in (0.05, 0.2, 0.5, 0.9)]
+    means = [model.predict(table)[(arts == "noise") & (sev == s)].mean() for s in (0.05, 0.2, 0.5, 0.9)]
+    assert np.all(np.diff(plain_means) > 0) and np.all(np.diff(means) < 0), (plain_means, means)
+    costs = model.dimension_costs(table)
+    assert np.all(costs[:, [j for j in range(costs.shape[1]) if j != k]] == 0.0)
+
+
+def test_a_penalty_deadzone_lets_what_clean_clips_read_cost_nothing():
+    table, arts, sev = _families()
+    y = 3.0 + table.values[:, -1]
+    k = ARTIFACTS.index("noise")
+    scores = {}
+    for t in (0.0, 0.3):
+        pen = {"on_top": True, "drop": 0.0, "drop_by_artifact": {"noise": 1.0}, "deadzone": t}
+        model = QualityModel(features="spatial,temporal,lexical", regressor="ridge",
+                             artifact_dims={"params": {"n_estimators": 40}, "penalty": pen})  # fmt: skip
+        model = model.fit_dimensions(table, arts, sev).fit(table, y)
+        scores[t] = model.predict_raw(table)
+        d = model.dimensions_array(table)[:, k]
+    q = QualityModel(features="spatial,temporal,lexical", regressor="ridge").fit(table, y).predict_raw(table)
+    below = d <= 0.3
+    assert below.any() and (~below).any()
+    np.testing.assert_allclose(scores[0.3][below], q[below], rtol=1e-12)  # under the deadzone: no cost
+    np.testing.assert_allclose(scores[0.3][~below], 1 + (q[~below] - 1) * (1 - (d[~below] - 0.3) / 0.7), rtol=1e-9)
+    assert np.all(scores[0.0][~below] < scores[0.3][~below])
+    bad = QualityModel(features="spatial,temporal,lexical", regressor="ridge",
+                       artifact_dims={"params": {"n_estimators": 40}, "penalty": {**pen, "deadzone": 1.5}})  # fmt: skip
+    with pytest.raises(ValueError, match="deadzone"):
+        bad.fit_dimensions(table, arts, sev).fit(table, y)

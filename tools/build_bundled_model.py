@@ -1,13 +1,14 @@
 """Rebuild a bundled model from its recipe and its training data (deterministic: same predictions).
 
     python tools/build_bundled_model.py [--name default] [--data ../shared/data/fetv]
-        [--modern ../shared/data/modern] [--workers 2]
+        [--modern ../shared/data/modern] [--workers 2] [--out DIR]
 
 Trains ``recipes/<name>_model.json`` on ``DATA/labels.json`` (videos in ``DATA/videos``), and, when
 the recipe learns artifact dimensions, on the unlabelled clips of ``MODERN/train`` too (listed in
 ``MODERN/manifest.json``; its ``eval`` clips are never used), and writes
 the model directory to ``src/aigvqa/zoo/<name>/``, keeping its model card (``card.json``, written
 by hand from the measured figures of ``benchmarks/fetv.py`` and ``benchmarks/sensitivity.py``).
+``--out`` writes the model directory elsewhere (a candidate recipe that is not bundled).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ def main() -> None:
         help="unlabelled clips for the artifact dimensions (their train split)",
     )
     parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--out", type=Path, help="model directory to write (default: src/aigvqa/zoo/NAME)")
     args = parser.parse_args()
     recipe_path = ROOT / "recipes" / f"{args.name}_model.json"
     if not (args.data / "labels.json").exists():
@@ -53,7 +55,7 @@ def main() -> None:
     model, table = train(QualityModel(**recipe), items, run, unlabelled=unlabelled)
     if table.errors:
         sys.exit(f"{len(table.errors)} training videos could not be read: {table.errors}")
-    out = ROOT / "src" / "aigvqa" / "zoo" / args.name
+    out = args.out or ROOT / "src" / "aigvqa" / "zoo" / args.name
     card = (out / CARD_FILE).read_text(encoding="utf-8") if (out / CARD_FILE).exists() else None
     model.save(out)
     if card is not None:

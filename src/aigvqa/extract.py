@@ -57,6 +57,15 @@ class FeatureTable:
         sequences = {k: [v[i] for i in rows] for k, v in self.sequences.items()}
         return FeatureTable(self.names, self.values[rows], errors, sequences)
 
+    def append(self, other: FeatureTable) -> FeatureTable:
+        """The rows of this table followed by those of ``other`` (same columns and sequences)."""
+        if other.names != self.names or set(other.sequences) != set(self.sequences):
+            raise ValueError("append: the tables have different columns or sequences")
+        n = len(self.values)
+        errors = {**self.errors, **{n + i: e for i, e in other.errors.items()}}
+        sequences = {k: list(v) + list(other.sequences[k]) for k, v in self.sequences.items()}
+        return FeatureTable(self.names, np.concatenate([self.values, other.values]), errors, sequences)
+
 
 @dataclass(frozen=True)
 class VideoTask:

@@ -185,6 +185,17 @@ class QualityModel:
         own = {**(pen.get("drop_by_artifact") or {}), **((spec.get("damage") or {}).get("drop_by_artifact") or {})}
         return drop_factors({**pen, "drop_by_artifact": own})
 
+    def anchored(self) -> bool:
+        """Whether the unlabelled clips' families train the score too (``"anchored": true`` in
+        ``artifact_dims``): each member's target is the score a first fit gives its family's source,
+        lowered as an augmented copy's label is (:meth:`aigvqa.augment.AugmentConfig.target`)."""
+        value = (self.artifact_dims or {}).get("anchored", False)
+        if not isinstance(value, bool):
+            raise ValueError(f'artifact_dims "anchored" must be true or false, got {value!r}')
+        if value and ((self.scores_with_dimensions() and not self.penalty_on_top()) or self._damage_spec()):
+            raise ValueError('artifact_dims "anchored" works with no "penalty" (or one "on_top") and no "damage"')
+        return value
+
     def scores_with_damage(self) -> bool:
         """Whether the score loses the learned damage (``"damage"`` in ``artifact_dims``)."""
         return self.damage_ is not None
@@ -234,6 +245,14 @@ class QualityModel:
         dims = self._dims_array(table)
         return as_dicts(dims, self.dims_.artifacts, set(table.errors))
 
+    def penalty_on_top(self) -> bool:
+        """Whether the penalty acts on top of the recipe's own score (``"on_top": true`` in the
+        ``"penalty"``): the content part is then trained as without ``artifact_dims`` (on the
+        targets themselves, without the labelled clips' graded copies), and the product of the
+        dimensions lowers what it gives. Use it for artifacts the content part cannot see or even
+        rewards, with a per-artifact ``drop_by_artifact`` and ``"drop": 0`` for the rest."""
+        return self.scores_with_dimensions() and bool(self.artifact_dims["penalty"].get("on_top", False))
+
     def _penalty(self) -> dict[str, Any] | None:
         return self.artifact_dims["penalty"] if self.dims_ is not None and self.scores_with_dimensions() else None
 
@@ -241,12 +260,21 @@ class QualityModel:
         factors = drop_factors(self._penalty(), self.dims_.artifacts)
         return np.array([factors[a] for a in self.dims_.artifacts])
 
+    def _penalised_dims(self, table: FeatureTable) -> np.ndarray:
+        """The dimensions the penalty reads: with ``"deadzone": t`` in the penalty a reading up to
+        ``t`` (what clean clips may read) costs nothing, and above it ``(d - t) / (1 - t)``."""
+        dims = self._dims_array(table)
+        t = float(self._penalty().get("deadzone", 0.0))
+        if not 0.0 <= t < 1.0:
+            raise ModelError(f'artifact_dims "penalty": deadzone must be in [0, 1), got {t}')
+        return dims if t == 0.0 else np.clip((dims - t) / (1.0 - t), 0.0, 1.0)
+
     def penalty_factors(self, table: FeatureTable) -> np.ndarray:
         """``prod_a (1 - w_a d_a)`` per row (1 where the model has no penalty or the video failed)."""
         n = len(table.values)
         if self._penalty() is None:
             return np.ones(n)
-        f = penalty_factor(self._dims_array(table), self._weights())
+        f = penalty_factor(self._penalised_dims(table), self._weights())
         f[sorted(table.errors)] = 1.0
         return f
 
@@ -272,7 +300,7 @@ class QualityModel:
             return None
         base = self.regressor_.contributions(self._q_values(table)[:1], _rows(table.sequences, np.arange(1)))[0, -1]
         headroom = np.full(len(table.values), base - self._floor())
-        costs = artifact_costs(self._dims_array(table), self._weights(), headroom)
+        costs = artifact_costs(self._penalised_dims(table), self._weights(), headroom)
         costs[sorted(table.errors)] = np.nan
         return costs
 
@@ -282,6 +310,9 @@ class QualityModel:
     ) -> QualityModel:
         """Learn from the rows of ``table`` whose videos were featurised. ``labelled`` marks the
         rows whose targets are human labels (default: all; augmented copies are not)."""
+        deadzone = ((self.artifact_dims or {}).get("penalty") or {}).get("deadzone", 0.0)
+        if not (isinstance(deadzone, (int, float)) and 0.0 <= deadzone < 1.0):
+            raise ValueError(f'artifact_dims "penalty": deadzone must be a number in [0, 1), got {deadzone!r}')
         y = np.asarray(y, dtype=float)
         ok = np.array([i not in table.errors for i in range(len(y))], dtype=bool)
         if ok.sum() < 2:
@@ -292,7 +323,7 @@ class QualityModel:
         self.n_train_ = int(ok.sum())
         self.fingerprint_ = fingerprint
         y_rated = y  # the fallback (a failed video: no dimensions) learns the targets themselves
-        if self._penalty() is not None:
+        if self._penalty() is not None and not self.penalty_on_top():
             # what the content and prompt are worth: the target with the artifacts' cost taken back out
             # (a copy at severity s of a clip scored y, y - w s (y - floor), gets back about y)
             floor = self._floor()

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 
+from aigvqa.augment import AugmentConfig
 from aigvqa.cache import FeatureCache
 from aigvqa.data import DataError, Item
 from aigvqa.dimensions import drop_factors
@@ -103,6 +104,22 @@ class Families:
                 out[i] = y[src] - w * s * max(y[src] - floor, 0.0)
         return out
 
+    def anchored_targets(self, rows: np.ndarray, scores: np.ndarray, augment: AugmentConfig) -> np.ndarray:
+        """Targets of the members ``rows`` given a first fit's ``scores`` of them: each family's
+        source keeps its score, a rescaled copy gets the source's, and a copy degraded by ``a`` at
+        severity ``s`` the source's lowered as an augmented copy's label is; NaN where the
+        family's source could not be scored (its video failed)."""
+        source, copy = {}, self.is_copy()
+        for i, p in zip(rows, scores, strict=True):
+            if not copy[i] and np.isfinite(p):
+                source[self.items[i].meta["family"]] = float(p)
+        out = np.full(len(rows), np.nan)
+        for k, i in enumerate(rows):
+            base = source.get(self.items[i].meta["family"])
+            if base is not None:
+                out[k] = augment.target(base, float(self.severity[i]), self.artifact[i])
+        return out
+
     def rows(self, rows: np.ndarray) -> tuple[list[str | None], np.ndarray, list[str], np.ndarray]:
         """What :meth:`QualityModel.fit_dimensions` learns from, for the members ``rows``: each one's
         artifact, severity, family (its source clip) and size factor."""
@@ -134,7 +151,14 @@ def with_families(
     members, source = [], []
     for group, cfg, vdir, own in (
         (items, labelled_cfg, run.videos_dir, True),
-        (unlabelled or [], FamilyConfig.from_dict(spec.get("unlabelled", {})), None, False),
+        # an unlabelled clip's prompt teaches nothing: the dimensions read the video only, and an
+        # anchored score's prompt block learns from human labels alone
+        (
+            [Item(it.video, "", dict(it.meta)) for it in unlabelled or []],
+            FamilyConfig.from_dict(spec.get("unlabelled", {})),
+            None,
+            False,
+        ),
     ):
         index = {it.video: i for i, it in enumerate(group)}
         for m in family_items(group, vdir, root, cfg, run.workers):
@@ -178,6 +202,15 @@ def _fit(
     if fam is not None and fam_table is not None:
         artifact, severity, family, scale = fam.rows(fam_rows)
         model.fit_dimensions(fam_table.subset(fam_rows), artifact, severity, family=family, scale=scale)
+    if fam is not None and fam_table is not None and model.anchored():
+        rows = fam_rows[fam.source[fam_rows] < 0]  # the unlabelled clips' members
+        first = QualityModel(**model.get_params()).fit(table, y, labelled=labelled)
+        members = fam_table.subset(rows)
+        targets = fam.anchored_targets(rows, first.predict(members), AugmentConfig.from_dict(model.augment or {}))
+        keep = np.flatnonzero(np.isfinite(targets))
+        table = table.append(members.subset(keep))
+        y = np.concatenate([y, targets[keep]])
+        labelled = np.concatenate([labelled, np.zeros(len(keep), dtype=bool)])
     return model.fit(table, y, fingerprint=fingerprint_, labelled=labelled)
 
 
@@ -190,7 +223,8 @@ def train(
     rows, _ = with_augmentation(model, items, run)
     y = target_values(rows, model.target)
     fam = with_families(model, items, run, unlabelled)
-    if fam is not None and model.scores_with_dimensions():  # the labelled clips' copies train the score too
+    # with a penalty (not on top of the recipe's score) the labelled clips' copies train the score too
+    if fam is not None and model.scores_with_dimensions() and not model.penalty_on_top():
         copies = np.flatnonzero((fam.source >= 0) & fam.is_copy())
         rows = rows + [fam.items[i] for i in copies]
         y = np.concatenate([y, fam.copy_targets(y, model)[copies]])
@@ -268,7 +302,7 @@ def cross_validate(
     y_all = target_values(rows, model.target)
     y = y_all[: len(items)]
     fam = with_families(model, items, run, unlabelled)
-    if fam is not None and model.scores_with_dimensions():
+    if fam is not None and model.scores_with_dimensions() and not model.penalty_on_top():
         copies = np.flatnonzero((fam.source >= 0) & fam.is_copy())
         rows = rows + [fam.items[i] for i in copies]
         y_all = np.concatenate([y_all, fam.copy_targets(y, model)[copies]])
