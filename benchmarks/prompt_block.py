@@ -83,6 +83,15 @@ def prompt_table(model: QualityModel, prompts: list[str]) -> FeatureTable:
     return FeatureTable(list(model.feature_names_), full, sequences=ptab.sequences)
 
 
+def prompt_only_shares(model: QualityModel, table: FeatureTable) -> dict[str, np.ndarray]:
+    """Each block's share of rows built by :func:`prompt_table`: with a penalty the shares are
+    scaled by the video's artifact factor, which has no meaning for those zero video columns, so
+    it is taken back out (the shares the prompt gives a clean clip)."""
+    shares, _ = model.explain_blocks(table)
+    factor = model.penalty_factors(table)
+    return {k: v / factor for k, v in shares.items()}
+
+
 def prompt_blocks(model: QualityModel) -> list[str]:
     """The blocks that read prompt columns only."""
     stack = model.regressor_
@@ -116,7 +125,7 @@ def measure(model: QualityModel, tables: dict[str, tuple[FeatureTable, np.ndarra
     only_prompt = prompt_blocks(model)
     stack = model.regressor_
     for where, (table, rows) in tables.items():
-        shares, _ = model.explain_blocks(table)
+        shares = prompt_only_shares(model, table) if where.startswith("qeval") else model.explain_blocks(table)[0]
         keep = only_prompt if where.startswith("qeval") else list(shares)
         out[where] = {k: spread(v if rows is None else v[rows]) for k, v in shares.items() if k in keep}
         if weighs_by_familiarity(model):
@@ -148,7 +157,7 @@ def qeval_worth(model: QualityModel, train: list[dict]) -> dict[str, float]:
     for x in train:
         labels[x["prompt"]].append(float(x["gt_score"]))
     prompts = sorted(labels)
-    shares, _ = model.explain_blocks(prompt_table(model, prompts))
+    shares = prompt_only_shares(model, prompt_table(model, prompts))
     share = sum(shares[b] for b in prompt_blocks(model))
     at = {p: i for i, p in enumerate(prompts)}
     per_item = np.array([share[at[x["prompt"]]] for x in train])
