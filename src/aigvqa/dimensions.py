@@ -98,6 +98,14 @@ def drop_factors(spec: dict[str, Any] | None, artifacts: tuple[str, ...] = ARTIF
     return {a: float(own.get(a, spec.get("drop", 0.6))) for a in artifacts}
 
 
+def penalty_deadzone(spec: dict[str, Any] | None) -> float:
+    """The ``"deadzone"`` of a ``"penalty"``-like setting (0 when absent), checked: in [0, 1)."""
+    t = (spec or {}).get("deadzone", 0.0)
+    if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0.0 <= t < 1.0:
+        raise ValueError(f'artifact_dims "penalty": deadzone must be a number in [0, 1), got {t!r}')
+    return float(t)
+
+
 def penalty_factor(dims: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """``prod_a (1 - w_a * d_a)`` per row: 1 for a clean clip, smaller with every artifact
     (strictly decreasing in each dimension where ``w_a > 0``)."""

@@ -20,7 +20,15 @@ import numpy as np
 
 from aigvqa import __version__
 from aigvqa.damage import ArtifactSubspace, DamageModel
-from aigvqa.dimensions import VIDEO_PREFIXES, DimensionModel, artifact_costs, as_dicts, drop_factors, penalty_factor
+from aigvqa.dimensions import (
+    VIDEO_PREFIXES,
+    DimensionModel,
+    artifact_costs,
+    as_dicts,
+    drop_factors,
+    penalty_deadzone,
+    penalty_factor,
+)
 from aigvqa.extract import FeatureTable
 from aigvqa.features import DEFAULT_FEATURES, resolve_features
 from aigvqa.registry import EXTRACTORS, REGRESSORS
@@ -253,6 +261,11 @@ class QualityModel:
         rewards, with a per-artifact ``drop_by_artifact`` and ``"drop": 0`` for the rest."""
         return self.scores_with_dimensions() and bool(self.artifact_dims["penalty"].get("on_top", False))
 
+    def copies_train_score(self) -> bool:
+        """Whether the labelled clips' graded copies train the score (a penalty not on top: the
+        content part then learns the targets with the artifacts' cost taken back out)."""
+        return self.scores_with_dimensions() and not self.penalty_on_top()
+
     def _penalty(self) -> dict[str, Any] | None:
         return self.artifact_dims["penalty"] if self.dims_ is not None and self.scores_with_dimensions() else None
 
@@ -264,9 +277,7 @@ class QualityModel:
         """The dimensions the penalty reads: with ``"deadzone": t`` in the penalty a reading up to
         ``t`` (what clean clips may read) costs nothing, and above it ``(d - t) / (1 - t)``."""
         dims = self._dims_array(table)
-        t = float(self._penalty().get("deadzone", 0.0))
-        if not 0.0 <= t < 1.0:
-            raise ModelError(f'artifact_dims "penalty": deadzone must be in [0, 1), got {t}')
+        t = penalty_deadzone(self._penalty())
         return dims if t == 0.0 else np.clip((dims - t) / (1.0 - t), 0.0, 1.0)
 
     def penalty_factors(self, table: FeatureTable) -> np.ndarray:
@@ -310,9 +321,7 @@ class QualityModel:
     ) -> QualityModel:
         """Learn from the rows of ``table`` whose videos were featurised. ``labelled`` marks the
         rows whose targets are human labels (default: all; augmented copies are not)."""
-        deadzone = ((self.artifact_dims or {}).get("penalty") or {}).get("deadzone", 0.0)
-        if not (isinstance(deadzone, (int, float)) and 0.0 <= deadzone < 1.0):
-            raise ValueError(f'artifact_dims "penalty": deadzone must be a number in [0, 1), got {deadzone!r}')
+        penalty_deadzone((self.artifact_dims or {}).get("penalty"))  # checked before any fitting
         y = np.asarray(y, dtype=float)
         ok = np.array([i not in table.errors for i in range(len(y))], dtype=bool)
         if ok.sum() < 2:
@@ -323,7 +332,7 @@ class QualityModel:
         self.n_train_ = int(ok.sum())
         self.fingerprint_ = fingerprint
         y_rated = y  # the fallback (a failed video: no dimensions) learns the targets themselves
-        if self._penalty() is not None and not self.penalty_on_top():
+        if self._penalty() is not None and self.copies_train_score():
             # what the content and prompt are worth: the target with the artifacts' cost taken back out
             # (a copy at severity s of a clip scored y, y - w s (y - floor), gets back about y)
             floor = self._floor()

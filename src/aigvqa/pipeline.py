@@ -204,9 +204,11 @@ def _fit(
         model.fit_dimensions(fam_table.subset(fam_rows), artifact, severity, family=family, scale=scale)
     if fam is not None and fam_table is not None and model.anchored():
         rows = fam_rows[fam.source[fam_rows] < 0]  # the unlabelled clips' members
-        first = QualityModel(**model.get_params()).fit(table, y, labelled=labelled)
+        first = QualityModel(**{**model.get_params(), "fallback": False}).fit(table, y, labelled=labelled)
         members = fam_table.subset(rows)
-        targets = fam.anchored_targets(rows, first.predict(members), AugmentConfig.from_dict(model.augment or {}))
+        scores = first.predict(members)
+        scores[sorted(members.errors)] = np.nan  # a failed video is no anchor
+        targets = fam.anchored_targets(rows, scores, AugmentConfig.from_dict(model.augment or {}))
         keep = np.flatnonzero(np.isfinite(targets))
         table = table.append(members.subset(keep))
         y = np.concatenate([y, targets[keep]])
@@ -223,8 +225,7 @@ def train(
     rows, _ = with_augmentation(model, items, run)
     y = target_values(rows, model.target)
     fam = with_families(model, items, run, unlabelled)
-    # with a penalty (not on top of the recipe's score) the labelled clips' copies train the score too
-    if fam is not None and model.scores_with_dimensions() and not model.penalty_on_top():
+    if fam is not None and model.copies_train_score():  # the labelled clips' copies train the score too
         copies = np.flatnonzero((fam.source >= 0) & fam.is_copy())
         rows = rows + [fam.items[i] for i in copies]
         y = np.concatenate([y, fam.copy_targets(y, model)[copies]])
@@ -302,7 +303,7 @@ def cross_validate(
     y_all = target_values(rows, model.target)
     y = y_all[: len(items)]
     fam = with_families(model, items, run, unlabelled)
-    if fam is not None and model.scores_with_dimensions() and not model.penalty_on_top():
+    if fam is not None and model.copies_train_score():
         copies = np.flatnonzero((fam.source >= 0) & fam.is_copy())
         rows = rows + [fam.items[i] for i in copies]
         y_all = np.concatenate([y_all, fam.copy_targets(y, model)[copies]])
