@@ -32,7 +32,7 @@ from aigvqa.dimensions import (
 from aigvqa.extract import FeatureTable
 from aigvqa.features import DEFAULT_FEATURES, resolve_features
 from aigvqa.registry import EXTRACTORS, REGRESSORS
-from aigvqa.regressors import Regressor, make_regressor
+from aigvqa.regressors import OrderPairs, Regressor, make_regressor
 from aigvqa.video import SamplingConfig
 
 FORMAT_VERSION = 1
@@ -317,10 +317,17 @@ class QualityModel:
 
     # -- learning ------------------------------------------------------------------------
     def fit(
-        self, table: FeatureTable, y: np.ndarray, fingerprint: str = "", labelled: np.ndarray | None = None
+        self,
+        table: FeatureTable,
+        y: np.ndarray,
+        fingerprint: str = "",
+        labelled: np.ndarray | None = None,
+        pairs: OrderPairs | None = None,
     ) -> QualityModel:
         """Learn from the rows of ``table`` whose videos were featurised. ``labelled`` marks the
-        rows whose targets are human labels (default: all; augmented copies are not)."""
+        rows whose targets are human labels (default: all; augmented copies are not). ``pairs``
+        (:meth:`order_pairs`) are label-free rows that must keep an order, for the regressors
+        that learn from them (``ridge`` with ``pair_weight``)."""
         penalty_deadzone((self.artifact_dims or {}).get("penalty"))  # checked before any fitting
         y = np.asarray(y, dtype=float)
         ok = np.array([i not in table.errors for i in range(len(y))], dtype=bool)
@@ -340,6 +347,7 @@ class QualityModel:
             y = np.clip(floor + (y - floor) / factor, *self.target_range_)
         self.regressor_ = make_regressor(self.regressor, self.seed, **self.regressor_params)
         self.regressor_.set_feature_names(self.feature_names_)
+        self.regressor_.set_order_pairs(pairs)
         # per-row arrays (frames, prompt tokens) for the neural regressors; the others ignore them
         rated = np.ones(len(y), dtype=bool) if labelled is None else np.asarray(labelled, dtype=bool)
         marks = self.regressor_.uses_labelled  # only such regressors take ``labelled``
@@ -359,6 +367,22 @@ class QualityModel:
                 **({"labelled": rated} if marks else {}),
             )  # fmt: skip
         return self
+
+    def order_pairs(
+        self,
+        table: FeatureTable,
+        better: np.ndarray,
+        worse: np.ndarray,
+        severity: np.ndarray,
+        same_a: np.ndarray,
+        same_b: np.ndarray,
+    ) -> OrderPairs:
+        """:class:`OrderPairs` of rows of ``table`` (given by index), in the columns the score reads;
+        call after :meth:`fit_dimensions` (a recipe with ``"damage"`` reads projected columns)."""
+        X = self._q_values(table)
+        return OrderPairs(X[np.asarray(better, dtype=int)], X[np.asarray(worse, dtype=int)],
+                          np.asarray(severity, dtype=float), X[np.asarray(same_a, dtype=int)],
+                          X[np.asarray(same_b, dtype=int)])  # fmt: skip
 
     def predict(self, table: FeatureTable) -> np.ndarray:
         """Scores for every row, on the scale of the training targets (never outside their range:

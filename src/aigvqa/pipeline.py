@@ -130,6 +130,30 @@ class Families:
             np.array([float(self.items[i].meta["scale"]) for i in rows]),
         )
 
+    def order_index(
+        self, rows: np.ndarray, failed: set[int] | dict[int, str]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """The order pairs among the members ``rows`` (indices into ``items``), leaving out the
+        ``failed`` ones: each family's source above its artifact copies (``better``, ``worse``,
+        the copy's ``severity``) and alike its rescaled copies (``same_a``, ``same_b``)."""
+        copy = self.is_copy()
+        kept = [int(i) for i in rows if int(i) not in failed]
+        source = {self.items[i].meta["family"]: i for i in kept if not copy[i]}
+        better, worse, severity, same_a, same_b = [], [], [], [], []
+        for i in kept:
+            s = source.get(self.items[i].meta["family"])
+            if s is None or not copy[i]:
+                continue
+            if self.artifact[i] is None:
+                same_a.append(s)
+                same_b.append(i)
+            else:
+                better.append(s)
+                worse.append(i)
+                severity.append(float(self.severity[i]))
+        as_int = lambda v: np.asarray(v, dtype=int)  # noqa: E731
+        return as_int(better), as_int(worse), np.asarray(severity, dtype=float), as_int(same_a), as_int(same_b)
+
     def is_copy(self) -> np.ndarray:
         """Members other than a family's source (the trimmed clip itself)."""
         return np.array([not str(it.video).endswith("base.mkv") for it in self.items], dtype=bool)
@@ -213,7 +237,10 @@ def _fit(
         table = table.append(members.subset(keep))
         y = np.concatenate([y, targets[keep]])
         labelled = np.concatenate([labelled, np.zeros(len(keep), dtype=bool)])
-    return model.fit(table, y, fingerprint=fingerprint_, labelled=labelled)
+    pairs = None
+    if fam is not None and fam_table is not None:  # label-free order pairs (see aigvqa.regressors.linear)
+        pairs = model.order_pairs(fam_table, *fam.order_index(fam_rows, fam_table.errors))
+    return model.fit(table, y, fingerprint=fingerprint_, labelled=labelled, pairs=pairs)
 
 
 def train(

@@ -14,6 +14,6 @@ from aigvqa.registry import REGRESSORS
 
 # importing a module registers its regressors
 from aigvqa.regressors import blend, boosting, finetune, linear, minilm_ft, mlp, neighbours, stacking, svr  # noqa: F401
-from aigvqa.regressors.base import Regressor, Sequences, list_regressors, make_regressor
+from aigvqa.regressors.base import OrderPairs, Regressor, Sequences, list_regressors, make_regressor
 
-__all__ = ["REGRESSORS", "Regressor", "Sequences", "list_regressors", "make_regressor"]
+__all__ = ["REGRESSORS", "OrderPairs", "Regressor", "Sequences", "list_regressors", "make_regressor"]

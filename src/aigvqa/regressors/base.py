@@ -7,11 +7,17 @@ A regressor has ``fit(X, y, sequences=None)``, ``predict(X, sequences=None)``,
 regressors with ``uses_sequences = False`` (trees, ridge) ignore them. Regressors with
 ``uses_labelled = True`` (``stack``) also take ``fit(..., labelled=mask)``: which training rows
 carry a human label, as opposed to a target made by artifact augmentation.
+
+Before ``fit`` a regressor may be given :class:`OrderPairs` (``set_order_pairs``): label-free
+rows that must keep an order (a clip above its own artifact copy) or score alike (a clip and
+its rescaled copy). Regressors that can learn from them (``ridge`` with ``pair_weight``) do;
+the others ignore them.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +26,34 @@ import numpy as np
 from aigvqa.registry import REGRESSORS
 
 Sequences = dict[str, list[np.ndarray | None]] | None
+
+
+@dataclass(frozen=True)
+class OrderPairs:
+    """Feature rows that must keep an order, learned without human labels.
+
+    Row ``i`` of ``better`` should score above row ``i`` of ``worse`` by a gap that grows with
+    ``severity[i]`` (the artifact's strength in the worse row, 0..1); row ``j`` of ``same_a``
+    and of ``same_b`` should score alike. Columns are those of the ``X`` given to ``fit``.
+    """
+
+    better: np.ndarray
+    worse: np.ndarray
+    severity: np.ndarray
+    same_a: np.ndarray
+    same_b: np.ndarray
+
+    def __post_init__(self) -> None:
+        if not (len(self.better) == len(self.worse) == len(self.severity) and len(self.same_a) == len(self.same_b)):
+            raise ValueError("order pairs: better/worse/severity and same_a/same_b must have matching lengths")
+
+    def columns(self, cols: np.ndarray) -> OrderPairs:
+        """The same pairs on the columns ``cols`` only (a stacking block's)."""
+        return OrderPairs(self.better[:, cols], self.worse[:, cols], self.severity, self.same_a[:, cols],
+                          self.same_b[:, cols])  # fmt: skip
+
+    def __len__(self) -> int:
+        return len(self.severity) + len(self.same_a)
 
 
 class Regressor(ABC):
@@ -49,6 +83,11 @@ class Regressor(ABC):
     def set_feature_names(self, names: list[str]) -> None:
         """The column names of the ``X`` that ``fit`` will get; regressors that treat groups of
         columns differently (``stack``) need them, the others ignore them."""
+        return None
+
+    def set_order_pairs(self, pairs: OrderPairs | None) -> None:
+        """Label-free order pairs (see :class:`OrderPairs`) on the columns of the ``X`` that
+        ``fit`` will get; regressors that cannot learn from them ignore them."""
         return None
 
     def importances(self, names: list[str]) -> dict[str, float]:

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 from aigvqa.registry import REGRESSORS
-from aigvqa.regressors.base import Regressor, Sequences, make_regressor
+from aigvqa.regressors.base import OrderPairs, Regressor, Sequences, make_regressor
 
 
 @REGRESSORS.register("blend")
@@ -44,10 +44,15 @@ class BlendRegressor(Regressor):
             raise ValueError(f"blend: member_params for {', '.join(unknown)}, which are not members")
         self.models: list[Regressor] = []
         self.feature_names: list[str] | None = None
+        self.pairs: OrderPairs | None = None
 
     def set_feature_names(self, names: list[str]) -> None:
         """Passed on to the members (a ``stack`` member needs them)."""
         self.feature_names = list(names)
+
+    def set_order_pairs(self, pairs: OrderPairs | None) -> None:
+        """Passed on to the members (those that learn from order pairs use them)."""
+        self.pairs = pairs
 
     @property
     def uses_sequences(self) -> bool:  # type: ignore[override]
@@ -60,6 +65,7 @@ class BlendRegressor(Regressor):
             model = make_regressor(m, self.seed, **self.member_params.get(m, {}))
             if self.feature_names is not None:
                 model.set_feature_names(self.feature_names)
+            model.set_order_pairs(self.pairs)
             self.models.append(model.fit(X, y, sequences))
         return self
 

@@ -59,7 +59,7 @@ from typing import Any
 import numpy as np
 
 from aigvqa.registry import REGRESSORS
-from aigvqa.regressors.base import Regressor, Sequences, make_regressor
+from aigvqa.regressors.base import OrderPairs, Regressor, Sequences, make_regressor
 
 FORMAT = 1
 BLOCK_KEYS = {"name", "features", "regressor", "params", "absent_if_zero", "max_share", "familiarity"}
@@ -204,6 +204,7 @@ class StackingRegressor(Regressor):
             raise ValueError(f"stack: unread must be a feature spec such as 'colour', got {unread!r}")
         self.unread = unread  # extractors whose columns no block reads (the artifact dimensions do)
         self.feature_names: list[str] | None = None
+        self.pairs: OrderPairs | None = None
         self.active: list[int] = []  # indices into self.blocks of the blocks with columns
         self.columns: list[np.ndarray] = []  # column indices of each active block
         self.models: list[Regressor] = []
@@ -243,6 +244,11 @@ class StackingRegressor(Regressor):
         if not self.active:
             raise ValueError("stack: no block has a column in this feature table")
 
+    def set_order_pairs(self, pairs: OrderPairs | None) -> None:
+        """Label-free order pairs on the table's columns; each block's model gets them on its own
+        columns (a block whose regressor cannot learn from them ignores them)."""
+        self.pairs = pairs
+
     def _absent_columns(self) -> list[int | None]:
         """Per active block, the index of its ``absent_if_zero`` column (None: never absent)."""
         out: list[int | None] = []
@@ -262,6 +268,7 @@ class StackingRegressor(Regressor):
         block = self.blocks[self.active[k]]
         model = make_regressor(block["regressor"], self.seed, **block["params"])
         model.set_feature_names([self.feature_names[j] for j in self.columns[k]])
+        model.set_order_pairs(None if self.pairs is None else self.pairs.columns(self.columns[k]))
         return model
 
     def _subset(self, sequences: Sequences, rows: np.ndarray) -> Sequences:
