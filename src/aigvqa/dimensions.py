@@ -24,7 +24,7 @@ from aigvqa.artifacts import ARTIFACTS
 if TYPE_CHECKING:  # lightgbm is imported where it is used: a CLI command that needs no model starts fast
     import lightgbm as lgb
 
-VIDEO_PREFIXES = ("spatial.", "temporal.", "colour.")  # what the pixels show
+VIDEO_PREFIXES = ("spatial.", "temporal.", "colour.", "grain.")  # what the pixels show
 DEFAULT_PARAMS: dict[str, Any] = {
     "n_estimators": 400, "learning_rate": 0.04, "num_leaves": 15, "min_child_samples": 12,
     "subsample": 0.8, "subsample_freq": 1, "colsample_bytree": 0.7, "reg_lambda": 1.0,
