@@ -151,8 +151,8 @@ class Families:
                 better.append(s)
                 worse.append(i)
                 severity.append(float(self.severity[i]))
-        as_int = lambda v: np.asarray(v, dtype=int)  # noqa: E731
-        return as_int(better), as_int(worse), np.asarray(severity, dtype=float), as_int(same_a), as_int(same_b)
+        return (np.array(better, dtype=int), np.array(worse, dtype=int), np.array(severity, dtype=float),
+                np.array(same_a, dtype=int), np.array(same_b, dtype=int))
 
     def is_copy(self) -> np.ndarray:
         """Members other than a family's source (the trimmed clip itself)."""

@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from aigvqa.features.base import FeatureExtractor
+from aigvqa.features.temporal import grey_frames
 from aigvqa.registry import EXTRACTORS
 from aigvqa.video import Clip
 
@@ -52,11 +53,9 @@ class TemporalGrain(FeatureExtractor):
     def extract(self, clip: Clip | None, prompt: str) -> dict[str, float]:
         if clip is None:
             raise ValueError("the 'grain' extractor needs a decoded clip")
-        motion = np.ascontiguousarray(clip.motion)
-        t, h, w = motion.shape[:3]
-        grays = cv2.cvtColor(motion.reshape(t * h, w, 3), cv2.COLOR_RGB2GRAY).reshape(t, h, w).astype(np.float32)
+        grays = grey_frames(clip.motion).astype(np.float32)
         grain, shares = [], []
-        for i in range(t - 1):
+        for i in range(len(grays) - 1):
             change = grays[i + 1] - grays[i]
             still = np.abs(cv2.GaussianBlur(change, (0, 0), 2.0)) < self.still
             share = float(still.mean())

@@ -100,6 +100,14 @@ def _flow_frame(img: np.ndarray, side: int) -> np.ndarray:
     return cv2.resize(img, (nw, nh), interpolation=interp)
 
 
+def grey_frames(frames: np.ndarray) -> np.ndarray:
+    """(T, H, W) uint8 luma of (T, H, W, 3) RGB ``frames``, converted as one image: a whole-sequence
+    call releases the GIL for longer than one per frame (a worker measures two videos side by side
+    in threads); the values are the same."""
+    t, h, w = frames.shape[:3]
+    return cv2.cvtColor(np.ascontiguousarray(frames).reshape(t * h, w, 3), cv2.COLOR_RGB2GRAY).reshape(t, h, w)
+
+
 @EXTRACTORS.register("temporal")
 class TemporalFeatures(FeatureExtractor):
     """Temporal quality: frame-difference statistics, frozen frames, scene cuts, luminance and
@@ -146,10 +154,7 @@ class TemporalFeatures(FeatureExtractor):
             raise ValueError("the 'temporal' extractor needs a decoded clip")
         motion = np.ascontiguousarray(clip.motion)
         fps = float(clip.motion_fps) if clip.motion_fps and clip.motion_fps > 0 else 0.0
-        t, h, w = motion.shape[:3]
-        # whole-sequence operations, not one per frame: each call releases the GIL for longer
-        # (a worker measures two videos side by side in threads); the values are the same
-        grays = cv2.cvtColor(motion.reshape(t * h, w, 3), cv2.COLOR_RGB2GRAY).reshape(t, h, w)
+        grays = grey_frames(motion)
         out: dict[str, float] = {}
         out.update(self._change_features(motion, grays))
         out.update(self._flow_features(grays, fps))

@@ -264,11 +264,12 @@ class StackingRegressor(Regressor):
         members = _spec_extractors(self.blocks[self.active[k]]["features"])
         return {key: v for key, v in (sequences or {}).items() if _extractor(key) in members}
 
-    def _new_block_model(self, k: int) -> Regressor:
+    def _new_block_model(self, k: int, pairs: OrderPairs | None = None) -> Regressor:
+        """Block ``k``'s regressor, unfitted, given its column names and ``pairs`` (on its columns)."""
         block = self.blocks[self.active[k]]
         model = make_regressor(block["regressor"], self.seed, **block["params"])
         model.set_feature_names([self.feature_names[j] for j in self.columns[k]])
-        model.set_order_pairs(None if self.pairs is None else self.pairs.columns(self.columns[k]))
+        model.set_order_pairs(pairs)
         return model
 
     def _subset(self, sequences: Sequences, rows: np.ndarray) -> Sequences:
@@ -295,6 +296,8 @@ class StackingRegressor(Regressor):
         oof = np.zeros((n, n_blocks))
         enough = len(np.unique(fold)) >= 2 and n >= 2 * self.folds
         absent = self._absent(X)
+        # each block's order pairs on its own columns, subset once for all its fits
+        pairs = [None if self.pairs is None else self.pairs.columns(cols) for cols in self.columns]
         # a block learns from the rows that have its input (it gives its centre for the others)
         learns = [~a if (~a).sum() >= 2 * self.folds else np.ones(n, dtype=bool) for a in absent.T]
         if enough:
@@ -302,16 +305,17 @@ class StackingRegressor(Regressor):
                 held = np.flatnonzero(fold == f)
                 for k, cols in enumerate(self.columns):
                     train = np.flatnonzero((fold != f) & learns[k])
-                    model = self._new_block_model(k).fit(X[np.ix_(train, cols)], y[train], self._subset(seqs[k], train))
+                    model = self._new_block_model(k, pairs[k])
+                    model.fit(X[np.ix_(train, cols)], y[train], self._subset(seqs[k], train))
                     oof[held, k] = model.predict(X[np.ix_(held, cols)], self._subset(seqs[k], held))
         self.models = []
         for k, cols in enumerate(self.columns):
             if learns[k].all():  # (X[:, cols] itself: the same arithmetic, to the last bit, as a subset's)
-                self.models.append(self._new_block_model(k).fit(X[:, cols], y, seqs[k]))
+                self.models.append(self._new_block_model(k, pairs[k]).fit(X[:, cols], y, seqs[k]))
             else:
                 rows = np.flatnonzero(learns[k])
                 self.models.append(
-                    self._new_block_model(k).fit(X[np.ix_(rows, cols)], y[rows], self._subset(seqs[k], rows))
+                    self._new_block_model(k, pairs[k]).fit(X[np.ix_(rows, cols)], y[rows], self._subset(seqs[k], rows))
                 )
         if not enough:  # too few rows to cross-fit: in-sample predictions, equal weights
             oof = np.column_stack(
