@@ -35,6 +35,7 @@ import json
 import subprocess
 import sys
 import tempfile
+import zlib
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -47,7 +48,7 @@ DEFAULT_DATA = HERE.parent.parent / "shared" / "data" / "fetv"
 
 def cli_oof(config: Path | None, labels: list[dict], target: str, args, work: Path, r: int) -> np.ndarray:
     """Out-of-fold predictions of fold seed ``r`` through the CLI (``aigvqa cv --oof``)."""
-    tag = f"{target}_{len(labels)}_{r}_{config.stem if config else 'flags'}"
+    tag = f"{target}_{len(labels)}_{r}_{zlib.crc32(str(config.resolve()).encode()) if config else 'flags'}"
     data = work / f"{tag}.json"
     data.write_text(json.dumps(labels))
     oof = work / f"oof_{tag}.json"
@@ -127,6 +128,9 @@ def main() -> None:
     args = parser.parse_args()
     if not (args.data / "labels.json").exists():
         sys.exit(f"FETV labels not found under {args.data}")
+    for flag, path in (("--config", args.config), ("--baseline", args.baseline)):
+        if path is not None and not path.is_file():
+            sys.exit(f"{flag} {path}: no such recipe file")
     labels = json.loads((args.data / "labels.json").read_text())
     ai = [x for x in labels if x["ai_generated"]]
     if not args.config:
