@@ -70,6 +70,33 @@ def test_dims_round_trip_through_save_and_load(tmp_path):
     np.testing.assert_array_equal(loaded.predict(table), model.predict(table))
 
 
+def test_codec_columns_teach_the_compression_dimension_only(tmp_path):
+    """A measure made for one artifact reaches that artifact's estimate; every other dimension reads
+    exactly what it read without it (the score, which may use them, does not move)."""
+    from aigvqa.dimensions import DimensionModel
+
+    table, arts, sev = _families()
+    # a codec trace that follows the compression copies' severity and nothing else
+    trace = np.array([3 * s if a == "compression" else 0.0 for a, s in zip(arts, sev, strict=True)])
+    names = [*table.names, "codec.cd_block8_mean"]
+    X = np.column_stack([table.values, trace])
+    plain = DimensionModel(params={"n_estimators": 40}).fit(table.values, table.names, arts, sev)
+    both = DimensionModel(params={"n_estimators": 40}).fit(X, names, arts, sev)
+    assert both.own_columns_["compression"] == ["codec.cd_block8_mean"]
+    assert all(not both.own_columns_[a] for a in ARTIFACTS if a != "compression")
+    a_plain, a_both = plain.predict(table.values, table.names), both.predict(X, names)
+    k = ARTIFACTS.index("compression")
+    others = [j for j in range(len(ARTIFACTS)) if j != k]
+    np.testing.assert_array_equal(a_both[:, others], a_plain[:, others])
+    assert not np.array_equal(a_both[:, k], a_plain[:, k])
+    meta = both.save(tmp_path)
+    loaded = DimensionModel.load(tmp_path, json.loads(json.dumps(meta)))
+    np.testing.assert_array_equal(loaded.predict(X, names), a_both)
+    del meta["own_columns"]  # a model saved before per-dimension columns reads the shared ones only
+    old = DimensionModel.load(tmp_path, meta)
+    assert old.own_columns_ == {}
+
+
 def test_failed_rows_have_no_dimensions():
     model, table = _fitted()
     bad = FeatureTable(table.names, table.values[:3].copy(), {1: "cannot decode"}, {})

@@ -24,7 +24,12 @@ from aigvqa.artifacts import ARTIFACTS
 if TYPE_CHECKING:  # lightgbm is imported where it is used: a CLI command that needs no model starts fast
     import lightgbm as lgb
 
-VIDEO_PREFIXES = ("spatial.", "temporal.", "colour.", "grain.")  # what the pixels show
+VIDEO_PREFIXES = ("spatial.", "temporal.", "colour.", "grain.")  # what the pixels show, read by every dimension
+# features read only by the dimensions named: a measure made for one artifact (the 'codec'
+# extractor's coding-block traces) teaches that artifact's estimate and leaves the others as they are
+OWN_PREFIXES: dict[str, tuple[str, ...]] = {
+    "codec.": ("compression",), "detail.": ("blur",), "pacing.": ("freeze",), "morph.": ("warp",),
+}  # fmt: skip
 DEFAULT_PARAMS: dict[str, Any] = {
     "n_estimators": 400, "learning_rate": 0.04, "num_leaves": 15, "min_child_samples": 12,
     "subsample": 0.8, "subsample_freq": 1, "colsample_bytree": 0.7, "reg_lambda": 1.0,
@@ -45,6 +50,13 @@ class DimensionModel:
     def _columns(self, names: list[str]) -> np.ndarray:
         return np.array([n.startswith(VIDEO_PREFIXES) for n in names], dtype=bool)
 
+    def _own_columns(self, names: list[str]) -> dict[str, list[str]]:
+        return {a: [n for n in names if any(n.startswith(p) and a in arts for p, arts in OWN_PREFIXES.items())]
+                for a in self.artifacts}  # fmt: skip
+
+    def _inputs(self, artifact: str) -> list[str]:
+        return self.columns_ + self.own_columns_.get(artifact, [])
+
     def fit(self, X: np.ndarray, names: list[str], artifact: list[str | None], severity: np.ndarray) -> DimensionModel:
         """Learn from rows of features ``X`` (columns ``names``), each the copy of a clip degraded by
         ``artifact`` (None: the clip itself or a rescaled copy) at ``severity``."""
@@ -54,30 +66,34 @@ class DimensionModel:
         if not cols.any():
             raise ValueError("dimensions need the video features (spatial, temporal)")
         self.columns_ = [n for n, keep in zip(names, cols, strict=True) if keep]
-        Xv = np.asarray(X, dtype=float)[:, cols]
+        self.own_columns_ = self._own_columns(names)
+        X = np.asarray(X, dtype=float)
         sev = np.asarray(severity, dtype=float)
         self.boosters_: dict[str, lgb.Booster] = {}
         for k, a in enumerate(self.artifacts):
             y = np.where(np.array([x == a for x in artifact]), sev, 0.0)
             reg = lgb.LGBMRegressor(**self.params, random_state=self.seed + k, n_jobs=1, deterministic=True,
                                     force_row_wise=True, verbose=-1)  # fmt: skip
-            reg.fit(Xv, y)
+            reg.fit(X[:, [names.index(c) for c in self._inputs(a)]], y)
             self.boosters_[a] = reg.booster_
         return self
 
     def predict(self, X: np.ndarray, names: list[str]) -> np.ndarray:
         """(n, len(artifacts)) estimates in [0, 1]."""
-        idx = [names.index(c) for c in self.columns_]
-        Xv = np.asarray(X, dtype=float)[:, idx]
-        out = np.column_stack([self.boosters_[a].predict(Xv, num_threads=1) for a in self.artifacts])
+        X = np.asarray(X, dtype=float)
+        out = np.column_stack([
+            self.boosters_[a].predict(X[:, [names.index(c) for c in self._inputs(a)]], num_threads=1)
+            for a in self.artifacts
+        ])  # fmt: skip
         return np.clip(out, 0.0, 1.0)
 
     # -- persistence: one LightGBM text file per artifact, settings in the model's model.json --
     def save(self, directory: Path, prefix: str = "dims") -> dict[str, Any]:
         for a, booster in self.boosters_.items():
             booster.save_model(str(directory / f"{prefix}.{a}.lgb.txt"))
+        own = {a: c for a, c in self.own_columns_.items() if c}
         return {"artifacts": list(self.artifacts), "params": self.params, "seed": self.seed,
-                "columns": self.columns_, "prefix": prefix}  # fmt: skip
+                "columns": self.columns_, **({"own_columns": own} if own else {}), "prefix": prefix}  # fmt: skip
 
     @classmethod
     def load(cls, directory: Path, meta: dict[str, Any]) -> DimensionModel:
@@ -85,6 +101,7 @@ class DimensionModel:
 
         model = cls(tuple(meta["artifacts"]), meta.get("params"), int(meta.get("seed", 0)))
         model.columns_ = list(meta["columns"])
+        model.own_columns_ = {a: list(c) for a, c in (meta.get("own_columns") or {}).items()}
         prefix = meta.get("prefix", "dims")
         model.boosters_ = {a: lgb.Booster(model_file=str(directory / f"{prefix}.{a}.lgb.txt")) for a in model.artifacts}
         return model

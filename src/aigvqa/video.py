@@ -81,6 +81,33 @@ class Clip:
     motion_fps: float  # frame rate of ``motion`` after striding
     info: VideoInfo
     frame_numbers: tuple[int, ...] = ()  # decoded frame number of each of ``frames`` (from a file)
+    # (K, c, c') uint8 grey, at the video's own resolution: a centre crop of each spatial sample,
+    # at most ``NATIVE_CROP`` pixels a side, its corner on the 16-pixel coding grid (codec traces)
+    native: np.ndarray | None = None
+
+
+NATIVE_CROP = 512
+
+
+def native_greys(clip: Clip) -> tuple[list[np.ndarray], float]:
+    """A clip's uint8 grey images at the video's own resolution (its :attr:`Clip.native` crops) and
+    their scale (1.0); for a clip without them (built by hand), its spatial samples in grey and
+    their scale to the video's width."""
+    if clip.native is not None and len(clip.native):
+        return list(clip.native), 1.0
+    import cv2  # only for a clip built by hand; decoding needs no OpenCV
+
+    greys = [cv2.cvtColor(np.ascontiguousarray(f), cv2.COLOR_RGB2GRAY) for f in clip.frames]
+    return greys, clip.frames.shape[2] / max(clip.info.width, 1)
+
+
+def native_crop(grey: np.ndarray) -> np.ndarray:
+    """The centre crop of a full-resolution grey frame kept in :attr:`Clip.native`: at most
+    ``NATIVE_CROP`` pixels a side, its top-left corner on a multiple of 16 (the coding grid)."""
+    h, w = grey.shape
+    ch, cw = min(h, NATIVE_CROP), min(w, NATIVE_CROP)
+    y0, x0 = (h - ch) // 2 // 16 * 16, (w - cw) // 2 // 16 * 16
+    return np.ascontiguousarray(grey[y0 : y0 + ch, x0 : x0 + cw])
 
 
 # ``on_frame(number, frame, width)``: a spatial sample, converted while the video is still being
@@ -309,6 +336,10 @@ class _Converter:
         out[...] = rgb
         return out
 
+    def native_grey(self, frame) -> np.ndarray:
+        """``frame``'s grey crop at its own size (:func:`native_crop`)."""
+        return native_crop(self.reformatter.reformat(frame, format="gray").to_ndarray())
+
 
 def sample_indices(n_frames: int, count: int) -> np.ndarray:
     """``count`` frame indices spread uniformly over ``n_frames`` (centres of equal segments)."""
@@ -453,10 +484,12 @@ def read_clip(
         spatial = _StridedKeeper(candidates)  # from stride 1: its samples depend on the frame count only
         expected = _expected_samples(estimate, spatial, config.spatial_frames)
         early: dict[int, np.ndarray] = {}  # expected samples, converted as they are decoded
+        early_native: dict[int, np.ndarray] = {}
         n = 0
         width = height = 0
         timing = _Timing()
-        convert = _Converter().rgb
+        converter = _Converter()
+        convert = converter.rgb
         sampler = _MotionSampler(config, estimate)
         decoded = sampler.frames(_iter_frames(container, errors))
         if video_cores() > 1:  # decode and take motion samples in a thread while this one goes on
@@ -470,6 +503,7 @@ def read_clip(
                 spatial.add(n, frame)
                 if n in expected:
                     early[n] = convert(frame, spatial_size)
+                    early_native[n] = converter.native_grey(frame)
                     if on_frame is not None:
                         on_frame(n, early[n], width)
             n += 1
@@ -477,6 +511,7 @@ def read_clip(
         numbers = tuple(kept[i][0] for i in sample_indices(len(kept), config.spatial_frames))
         chosen = dict(kept)
         frames = [early[i] if i in early else convert(chosen[i], spatial_size) for i in numbers]
+        native = [early_native[i] if i in early_native else converter.native_grey(chosen[i]) for i in numbers]
     except (VideoError, MemoryError):
         raise
     except Exception as exc:  # e.g. a pixel format that cannot be converted to RGB
@@ -491,7 +526,7 @@ def read_clip(
     info = VideoInfo(width, height, fps, n, duration, codec, len(errors))
     motion = sampler.motion
     motion_fps = fps / motion.stride if fps > 0 else 0.0
-    return Clip(np.stack(frames), motion.array(), motion_fps, info, numbers)
+    return Clip(np.stack(frames), motion.array(), motion_fps, info, numbers, np.stack(native))
 
 
 def probe_safely(path: str | os.PathLike) -> tuple[VideoInfo | None, str | None]:
@@ -553,5 +588,10 @@ def clip_from_frames(frames: Any, fps: float, config: SamplingConfig | None = No
     motion_size = _scaled_size(width, height, config.motion_side)
     motion = np.stack([convert(i, motion_size) for i in range(0, n, motion_stride)])
     spatial = np.stack([convert(i, spatial_size) for i in numbers])
+    def grey(index: int) -> np.ndarray:
+        frame = av.VideoFrame.from_ndarray(array[index], format="rgb24")
+        return native_crop(reformatter.reformat(frame, format="gray").to_ndarray())
+
+    native = np.stack([grey(i) for i in numbers])
     info = VideoInfo(width, height, float(fps), n, n / float(fps), "rawvideo")
-    return Clip(spatial, motion, float(fps) / motion_stride, info, numbers)
+    return Clip(spatial, motion, float(fps) / motion_stride, info, numbers, native)

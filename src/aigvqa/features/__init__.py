@@ -7,7 +7,21 @@ import time: the MiniLM extractor loads sentence-transformers only when first us
 from __future__ import annotations
 
 # importing a module registers its extractors; none of them imports torch at import time
-from aigvqa.features import colour, deep, frames, grain, metadata, pretrained, prompt, spatial, temporal  # noqa: F401
+from aigvqa.features import (  # noqa: F401
+    codec,
+    colour,
+    deep,
+    detail,
+    frames,
+    grain,
+    metadata,
+    morph,
+    pacing,
+    pretrained,
+    prompt,
+    spatial,
+    temporal,
+)
 from aigvqa.features.base import FeatureExtractor
 from aigvqa.registry import EXTRACTORS
 
