@@ -6,7 +6,7 @@ at the resolution the video was coded at: the spatial samples, downscaled to 512
 720p clip's 8-pixel grid to 3 pixels and lose most of it. So this extractor reads
 :attr:`aigvqa.video.Clip.native`, a centre crop of each spatial sample at full size with its
 corner on the coding grid. A clip held without those crops (built by hand) is measured on its
-spatial samples, the grid scaled to their size.
+spatial samples, the grid scaled to their size (its flat-block share then reads 0).
 """
 
 from __future__ import annotations
