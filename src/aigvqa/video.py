@@ -11,7 +11,7 @@ import os
 import queue
 import threading
 from collections.abc import Callable, Generator, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +84,23 @@ class Clip:
     # (K, c, c') uint8 grey, at the video's own resolution: a centre crop of each spatial sample,
     # at most ``NATIVE_CROP`` pixels a side, its corner on the 16-pixel coding grid (codec traces)
     native: np.ndarray | None = None
+    _grey_motion: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
+
+    def grey_motion(self) -> np.ndarray:
+        """``motion`` in grey, (T, h, w) uint8: converted once, for every extractor that reads it."""
+        if self._grey_motion is None:
+            self._grey_motion = grey_frames(self.motion)
+        return self._grey_motion
+
+
+def grey_frames(frames: np.ndarray) -> np.ndarray:
+    """(T, H, W) uint8 luma of (T, H, W, 3) RGB ``frames``, converted as one image: a whole-sequence
+    call releases the GIL for longer than one per frame (a worker measures two videos side by side
+    in threads); the values are the same."""
+    import cv2  # decoding needs no OpenCV; the extractors that call this do
+
+    t, h, w = frames.shape[:3]
+    return cv2.cvtColor(np.ascontiguousarray(frames).reshape(t * h, w, 3), cv2.COLOR_RGB2GRAY).reshape(t, h, w)
 
 
 NATIVE_CROP = 512

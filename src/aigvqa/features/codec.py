@@ -43,12 +43,6 @@ def grid_ratio(profile: np.ndarray, period: float) -> float:
     return float((profile[edges].mean() + 0.1) / (profile[mids].mean() + 0.1))
 
 
-def block_edge_ratio(grey: np.ndarray, period: float) -> float:
-    """:func:`grid_ratio` across columns and across rows of a uint8 grey image, averaged."""
-    cols, rows = step_profiles(grey)
-    return 0.5 * (grid_ratio(cols, period) + grid_ratio(rows, period))
-
-
 def flat_block_share(grey: np.ndarray, size: int = 4, levels: int = 1) -> float:
     """Share of the grid-aligned ``size`` x ``size`` blocks whose pixels span at most ``levels`` grey
     levels (detail quantised away), among the blocks of the frame."""

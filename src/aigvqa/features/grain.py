@@ -18,7 +18,6 @@ import cv2
 import numpy as np
 
 from aigvqa.features.base import FeatureExtractor
-from aigvqa.features.temporal import grey_frames
 from aigvqa.registry import EXTRACTORS
 from aigvqa.video import Clip
 
@@ -53,7 +52,7 @@ class TemporalGrain(FeatureExtractor):
     def extract(self, clip: Clip | None, prompt: str) -> dict[str, float]:
         if clip is None:
             raise ValueError("the 'grain' extractor needs a decoded clip")
-        grays = grey_frames(clip.motion).astype(np.float32)
+        grays = clip.grey_motion().astype(np.float32)
         grain, shares = [], []
         for i in range(len(grays) - 1):
             change = grays[i + 1] - grays[i]

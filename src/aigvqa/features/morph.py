@@ -17,13 +17,12 @@ import cv2
 import numpy as np
 
 from aigvqa.features.base import FeatureExtractor
-from aigvqa.features.temporal import grey_frames
+from aigvqa.features.temporal import HELD_CHANGE, frame_changes
 from aigvqa.registry import EXTRACTORS
 from aigvqa.video import Clip
 
 _PERCENTILES = (10, 25, 50)
 _DOWN = 4  # the residual flow's measuring grid: a quarter of the motion frames' size
-_HOLD = 0.5  # grey levels: a pair of frames that differ less is a held frame (as in 'pacing')
 
 
 def affine_residual(flow: np.ndarray) -> np.ndarray:
@@ -61,14 +60,14 @@ class SmoothMorph(FeatureExtractor):
     def extract(self, clip: Clip | None, prompt: str) -> dict[str, float]:
         if clip is None:
             raise ValueError("the 'morph' extractor needs a decoded clip")
-        greys = grey_frames(clip.motion)
+        greys = clip.grey_motion()
         keys = [f"mo_smooth_p{q}" for q in _PERCENTILES] + ["mo_raw_p25"]
         n_pairs = len(greys) - 1
         h, w = greys.shape[1:] if greys.ndim == 3 else (0, 0)
         if n_pairs < 1 or min(h, w) < 32:  # DIS needs a regular pyramid (see temporal._flow_frame)
             return dict.fromkeys(keys, 0.0)
         # held pairs (a repeated frame) show no motion at all: they are pacing's, not warping's
-        moving = np.flatnonzero([cv2.mean(cv2.absdiff(greys[i + 1], greys[i]))[0] >= _HOLD for i in range(n_pairs)])
+        moving = np.flatnonzero(frame_changes(greys) >= HELD_CHANGE)
         if moving.size == 0:
             return dict.fromkeys(keys, 0.0)
         pairs = moving[np.unique(np.linspace(0, moving.size - 1, min(self.max_pairs, moving.size)).round().astype(int))]

@@ -12,11 +12,10 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import cv2
 import numpy as np
 
 from aigvqa.features.base import FeatureExtractor
-from aigvqa.features.temporal import grey_frames
+from aigvqa.features.temporal import HELD_CHANGE, frame_changes
 from aigvqa.registry import EXTRACTORS
 from aigvqa.video import Clip
 
@@ -47,7 +46,7 @@ class FramePacing(FeatureExtractor):
     measures = "stutter and freezing: how often the picture holds, for how long, and the jump after a hold"
     artifacts = (("", "stutter"),)
 
-    def __init__(self, hold: float = 0.5, short: int = 2):
+    def __init__(self, hold: float = HELD_CHANGE, short: int = 2):
         if not float(hold) > 0:
             raise ValueError(f"pacing: hold must be a positive number of grey levels, got {hold!r}")
         if int(short) < 1:
@@ -61,8 +60,7 @@ class FramePacing(FeatureExtractor):
     def extract(self, clip: Clip | None, prompt: str) -> dict[str, float]:
         if clip is None:
             raise ValueError("the 'pacing' extractor needs a decoded clip")
-        greys = grey_frames(clip.motion)
-        diffs = np.array([cv2.mean(cv2.absdiff(greys[i + 1], greys[i]))[0] for i in range(len(greys) - 1)])
+        diffs = frame_changes(clip.grey_motion())
         if diffs.size == 0:
             return {"pc_hold_runs": 0.0, "pc_hold_run_mean": 0.0, "pc_hold_run_max": 0.0, "pc_short_hold_share": 0.0,
                     "pc_jump_log_ratio": 0.0}  # fmt: skip

@@ -100,12 +100,19 @@ def _flow_frame(img: np.ndarray, side: int) -> np.ndarray:
     return cv2.resize(img, (nw, nh), interpolation=interp)
 
 
-def grey_frames(frames: np.ndarray) -> np.ndarray:
-    """(T, H, W) uint8 luma of (T, H, W, 3) RGB ``frames``, converted as one image: a whole-sequence
-    call releases the GIL for longer than one per frame (a worker measures two videos side by side
-    in threads); the values are the same."""
-    t, h, w = frames.shape[:3]
-    return cv2.cvtColor(np.ascontiguousarray(frames).reshape(t * h, w, 3), cv2.COLOR_RGB2GRAY).reshape(t, h, w)
+# grey levels: consecutive frames whose mean absolute change is under this show the same picture
+# (a held or frozen frame)
+HELD_CHANGE = 0.5
+
+
+def frame_changes(grays: np.ndarray) -> np.ndarray:
+    """Mean absolute grey change from each of the (T, H, W) uint8 ``grays`` to the next, (T - 1,)."""
+    t, h, w = grays.shape[:3]
+    if t < 2:
+        return np.zeros(0)
+    # every frame's difference to the next in one call
+    change = cv2.absdiff(grays[1:].reshape(-1, w), grays[:-1].reshape(-1, w)).reshape(-1, h, w)
+    return np.array([cv2.mean(c)[0] for c in change])
 
 
 @EXTRACTORS.register("temporal")
@@ -133,7 +140,7 @@ class TemporalFeatures(FeatureExtractor):
         ("resid", "warping"), ("diff_shape", "stutter"), ("flow", "motion"),
     )
 
-    def __init__(self, flow_side: int = 128, max_pairs: int = 32, frozen_threshold: float = 0.5):
+    def __init__(self, flow_side: int = 128, max_pairs: int = 32, frozen_threshold: float = HELD_CHANGE):
         if int(flow_side) < _MIN_FLOW_LONG:
             raise ValueError(f"temporal: flow_side must be >= {_MIN_FLOW_LONG}, got {flow_side}")
         if int(max_pairs) < 1:
@@ -154,7 +161,7 @@ class TemporalFeatures(FeatureExtractor):
             raise ValueError("the 'temporal' extractor needs a decoded clip")
         motion = np.ascontiguousarray(clip.motion)
         fps = float(clip.motion_fps) if clip.motion_fps and clip.motion_fps > 0 else 0.0
-        grays = grey_frames(motion)
+        grays = clip.grey_motion()
         out: dict[str, float] = {}
         out.update(self._change_features(motion, grays))
         out.update(self._flow_features(grays, fps))
@@ -167,11 +174,7 @@ class TemporalFeatures(FeatureExtractor):
         means = np.array([cv2.mean(f)[:3] for f in motion])  # (T, 3) RGB
         luma, cb, cr = means @ _Y, means @ _CB, means @ _CR
         h, w = grays.shape[1:]
-        if t > 1:  # every frame's difference to the next in one call
-            change = cv2.absdiff(grays[1:].reshape(-1, w), grays[:-1].reshape(-1, w)).reshape(-1, h, w)
-        else:
-            change = np.zeros((0, h, w), np.uint8)
-        diffs = np.array([cv2.mean(c)[0] for c in change])
+        diffs = frame_changes(grays)
         hists = np.stack([cv2.calcHist([g], [0], None, [32], [0, 256]).ravel() for g in grays])
         hists /= np.float32(max(h * w, 1))  # fractions of the pixels
         hdist = 0.5 * np.abs(hists[1:] - hists[:-1]).sum(axis=1).astype(np.float64)
