@@ -291,3 +291,34 @@ def test_an_unread_column_leaves_the_predictions_as_they_were():
     Xw = np.column_stack([X[:, 0], rng.normal(size=60), X[:, 1], X[:, 2]])
     wide.fit(Xw, y)
     np.testing.assert_allclose(wide.predict(Xw), plain.predict(X))
+
+
+def test_excluded_columns_do_not_move_the_block_and_survive_a_round_trip(tmp_path):
+    rng = np.random.default_rng(1)
+    X = rng.normal(size=(80, 4))
+    y = X[:, 0] - 0.5 * X[:, 2] + 0.1 * rng.normal(size=80)
+    names = ["spatial.sp_a_s0_mean", "spatial.sp_b_s0_mean", "spatial.sp_a_s1_mean", "lexical.c"]
+    blocks = [{"name": "video", "features": "spatial", "exclude": ["spatial.sp_*_s0_mean"]},
+              {"name": "prompt", "features": "lexical"}]  # fmt: skip
+    stack = make_regressor("stack", 0, blocks=blocks)
+    stack.set_feature_names(names)
+    assert [list(c) for c in stack.columns] == [[2], [3]]
+    stack.fit(X, y)
+    moved = X.copy()
+    moved[:, :2] += 5.0  # what the excluded columns read changes; the block's input does not
+    np.testing.assert_array_equal(stack.predict(moved), stack.predict(X))
+    stack.save(tmp_path, "m")
+    again = type(stack).load(tmp_path, "m", 0, blocks=blocks)
+    np.testing.assert_array_equal(again.predict(moved), stack.predict(X))
+
+
+def test_an_exclude_pattern_that_matches_nothing_or_everything_is_an_error():
+    names = ["spatial.a", "spatial.b", "lexical.c"]
+    typo = [{"name": "video", "features": "spatial", "exclude": ["spatial.zz*"]}, {"name": "p", "features": "lexical"}]
+    with pytest.raises(ValueError, match="'spatial.zz\\*' matches none"):
+        make_regressor("stack", 0, blocks=typo).set_feature_names(names)
+    every = [{"name": "video", "features": "spatial", "exclude": ["spatial.*"]}, {"name": "p", "features": "lexical"}]
+    with pytest.raises(ValueError, match="no column"):
+        make_regressor("stack", 0, blocks=every).set_feature_names(names)
+    with pytest.raises(ValueError, match="exclude must be a list"):
+        make_regressor("stack", 0, blocks=[{"name": "video", "features": "spatial", "exclude": "spatial.a"}])

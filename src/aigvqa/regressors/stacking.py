@@ -38,6 +38,12 @@ dozen prompts): unfamiliar wording then cannot dominate a clip's score. The weig
 without it; it acts at prediction, in the explanations too (the block's feature contributions
 are scaled by the same factor, so the parts still sum to the score).
 
+``exclude`` lists columns the block does not read, by name or shell-style pattern (e.g.
+``"spatial.sp_pair_*_shape_s0_mean"``): for measures that something other than quality moves
+more than quality does (the finest-scale texture statistics, which pixel noise drives), leaving
+them to the artifact dimensions. Each pattern must match one of the block's columns (a typo is an
+error, not a silent no-op); an excluded column counts as deliberately unread.
+
 ``familiarity`` names a prompt extractor that gives each row its content words as exact ids
 (``"terms"``: the per-row array ``terms.ids``). The block then keeps the ids of every training
 row with input, and when scoring multiplies its share by the row's **familiarity**: the fraction
@@ -51,6 +57,7 @@ bound), and in the explanations.
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import numbers
 from pathlib import Path
@@ -62,7 +69,7 @@ from aigvqa.registry import REGRESSORS
 from aigvqa.regressors.base import OrderPairs, Regressor, Sequences, make_regressor
 
 FORMAT = 1
-BLOCK_KEYS = {"name", "features", "regressor", "params", "absent_if_zero", "max_share", "familiarity"}
+BLOCK_KEYS = {"name", "features", "regressor", "params", "absent_if_zero", "max_share", "familiarity", "exclude"}
 
 
 def _extractor(column: str) -> str:
@@ -110,6 +117,18 @@ def _max_share(block: str, value: Any) -> float | None:
             f"on the score scale) or null for no bound, got {value!r}"
         )
     return float(value)
+
+
+def _exclude(block: str, value: Any) -> list[str]:
+    """A block's ``exclude``, checked: a list of column names or shell-style patterns."""
+    if value is None:
+        return []
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ValueError(
+            f"stack: block {block!r}: exclude must be a list of column names or patterns "
+            f"(e.g. [\"spatial.sp_mscn_*_s0_*\"]), got {value!r}"
+        )
+    return list(value)
 
 
 def _familiarity(block: str, value: Any) -> str | None:
@@ -185,6 +204,7 @@ class StackingRegressor(Regressor):
                     "absent_if_zero": block.get("absent_if_zero"),
                     "max_share": _max_share(name, block.get("max_share")),
                     "familiarity": _familiarity(name, block.get("familiarity")),
+                    "exclude": _exclude(name, block.get("exclude")),
                 }
             )
         names = [b["name"] for b in self.blocks]
@@ -230,7 +250,9 @@ class StackingRegressor(Regressor):
         for i, block in enumerate(self.blocks):
             members = _spec_extractors(block["features"])
             cols = np.array([j for j, ex in enumerate(extractors) if ex in members], dtype=int)
-            assigned[cols] = True
+            assigned[cols] = True  # an excluded column is unread on purpose
+            if len(cols):
+                cols = self._without_excluded(block, cols)
             if len(cols):
                 self.active.append(i)
                 self.columns.append(cols)
@@ -243,6 +265,18 @@ class StackingRegressor(Regressor):
             )
         if not self.active:
             raise ValueError("stack: no block has a column in this feature table")
+
+    def _without_excluded(self, block: dict[str, Any], cols: np.ndarray) -> np.ndarray:
+        """``cols`` less the columns that match the block's ``exclude`` patterns (each must match one)."""
+        names = [self.feature_names[j] for j in cols]
+        for pattern in block["exclude"]:
+            if not any(fnmatch.fnmatchcase(n, pattern) for n in names):
+                raise ValueError(f"stack: block {block['name']!r}: exclude pattern {pattern!r} matches none "
+                                 "of the block's columns")  # fmt: skip
+        keep = [not any(fnmatch.fnmatchcase(n, p) for p in block["exclude"]) for n in names]
+        if not any(keep):
+            raise ValueError(f"stack: block {block['name']!r}: exclude leaves the block no column")
+        return cols[np.array(keep, dtype=bool)]
 
     def set_order_pairs(self, pairs: OrderPairs | None) -> None:
         """Label-free order pairs on the table's columns; each block's model gets them on its own
