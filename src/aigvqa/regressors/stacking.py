@@ -441,11 +441,12 @@ class StackingRegressor(Regressor):
 
     def predict(self, X: np.ndarray, sequences: Sequences = None) -> np.ndarray:
         P = self._block_predictions(X, sequences)
-        out = self.intercept + P @ self.weights
-        if self._adjusts():  # each adjusted block's share replaces its raw one
+        if self._adjusts():  # an adjusted share stands for the block prediction that gives it
             raw, used = self._shares(P, self.familiarities(X, sequences))
-            out = out + (used - raw).sum(axis=1)
-        return out
+            changed = used != raw  # elsewhere P stays as it is, to the last bit
+            step = np.divide(used, self.weights, out=np.zeros_like(used), where=self.weights > 0)
+            P = np.where(changed, self.centres + step, P)  # a share weighed to 0: exactly the centre
+        return self.intercept + P @ self.weights
 
     # -- explanation -----------------------------------------------------------------------
     def block_names(self) -> list[str]:
