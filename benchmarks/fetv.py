@@ -71,8 +71,9 @@ def in_process_oof(config: Path, labels: list[dict], target: str, args, r: int) 
     from aigvqa.families import load_unlabelled
     from aigvqa.model import QualityModel
     from aigvqa.pipeline import RunOptions, cross_validate
+    from aigvqa.recipes import load_recipe
 
-    recipe = {k: v for k, v in json.loads(config.read_text()).items() if not k.startswith("_")}
+    recipe = load_recipe(config)
     items = [Item(video=x["video"], prompt=x["prompt"], meta=x) for x in labels]
     workers = 1 if args.jobs > 1 else 2
     run = RunOptions(videos_dir=args.data / "videos", cache=FeatureCache(), workers=workers, progress=False)

@@ -88,9 +88,10 @@ def extraction(recipe: Path, clips: int, workers: int, device: str, tiny: bool) 
     from aigvqa.data import Item
     from aigvqa.extract import extract_features
     from aigvqa.model import QualityModel
+    from aigvqa.recipes import load_recipe
     from aigvqa.synthetic import make_dataset
 
-    params = {k: v for k, v in json.loads(recipe.read_text()).items() if not k.startswith("_")}
+    params = load_recipe(recipe)
     try:
         with tempfile.TemporaryDirectory() as tmp:
             if tiny:

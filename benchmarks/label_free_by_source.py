@@ -34,6 +34,7 @@ from aigvqa.data import load_items
 from aigvqa.families import load_unlabelled
 from aigvqa.model import QualityModel
 from aigvqa.pipeline import RunOptions, featurize_unique, with_families
+from aigvqa.recipes import load_recipe
 
 HERE = Path(__file__).resolve().parent
 SHARED = HERE.parent.parent / "shared" / "data"
@@ -91,7 +92,7 @@ def main() -> None:
     for need in (args.data / "labels.json", args.modern / "manifest.json"):
         if not need.exists():
             sys.exit(f"{need}: not found (pass --data with the FETV folder and --modern with the modern clips' folder)")
-    recipe = {k: v for k, v in json.loads(args.config.read_text()).items() if not k.startswith("_")}
+    recipe = load_recipe(args.config)
     if not recipe.get("artifact_dims"):
         sys.exit(f"{args.config}: the recipe learns nothing without labels (no artifact_dims)")
     items = load_items(args.data / "labels.json", target="gt_score", require_target=True)

@@ -34,6 +34,7 @@ from aigvqa.data import load_items
 from aigvqa.families import load_unlabelled
 from aigvqa.model import QualityModel
 from aigvqa.pipeline import RunOptions, fold_ids, predict, train
+from aigvqa.recipes import load_recipe
 from aigvqa.sensitivity import (
     FIRST_STEP_TARGET,
     PAIR_TARGET,
@@ -49,7 +50,7 @@ DEFAULT_MODERN = HERE.parent.parent / "shared" / "data" / "modern"
 
 
 def _recipe(path: Path) -> dict:
-    return {k: v for k, v in json.loads(path.read_text()).items() if not k.startswith("_")}
+    return load_recipe(path)
 
 
 def run(args: argparse.Namespace) -> SensitivityResult:

@@ -14,7 +14,6 @@ by hand from the measured figures of ``benchmarks/fetv.py`` and ``benchmarks/sen
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -23,6 +22,7 @@ from aigvqa.data import load_items
 from aigvqa.families import load_unlabelled
 from aigvqa.model import QualityModel
 from aigvqa.pipeline import RunOptions, train
+from aigvqa.recipes import load_recipe
 from aigvqa.zoo import CARD_FILE
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,7 +44,7 @@ def main() -> None:
     recipe_path = ROOT / "recipes" / f"{args.name}_model.json"
     if not (args.data / "labels.json").exists():
         sys.exit(f"{args.data}: no labels.json (pass --data with the FETV folder)")
-    recipe = {k: v for k, v in json.loads(recipe_path.read_text()).items() if not k.startswith("_")}
+    recipe = load_recipe(recipe_path)
     items = load_items(args.data / "labels.json", target=recipe.get("target", "gt_score"), require_target=True)
     run = RunOptions(videos_dir=args.data / "videos", cache=FeatureCache(), workers=args.workers, progress=True)
     unlabelled = None

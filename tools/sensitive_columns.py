@@ -28,12 +28,13 @@ import numpy as np
 
 from aigvqa.cache import FeatureCache
 from aigvqa.data import load_items
+from aigvqa.dimensions import VIDEO_PREFIXES
 from aigvqa.families import load_unlabelled
 from aigvqa.model import QualityModel
 from aigvqa.pipeline import RunOptions, featurize_unique, with_families
+from aigvqa.recipes import load_recipe
 
 ROOT = Path(__file__).resolve().parents[1]
-VIDEO = ("spatial.", "temporal.", "colour.")
 
 
 def sensitivity(values: np.ndarray, meta: list[dict], artifact: str, max_severity: float) -> np.ndarray:
@@ -42,7 +43,7 @@ def sensitivity(values: np.ndarray, meta: list[dict], artifact: str, max_severit
     rows = [i for i, m in enumerate(meta) if m["artifact"] == artifact and m["severity"] <= max_severity
             and m.get("scale", 1.0) == 1.0 and m["family"] in clean]  # fmt: skip
     if not rows:
-        sys.exit(f"no copies with {artifact!r} up to severity {max_severity} in the families")
+        raise ValueError(f"no copies with {artifact!r} up to severity {max_severity} in the families")
     spread = np.nanstd(values[sorted(clean.values())], axis=0)
     moved = np.nanmean(np.abs(values[rows] - values[[clean[meta[i]["family"]] for i in rows]]), axis=0)
     return np.where(spread > 0, moved / np.where(spread > 0, spread, 1.0), 0.0)
@@ -62,7 +63,7 @@ def main() -> None:
     for path in (args.data / "labels.json", args.modern / "manifest.json"):
         if not path.exists():
             sys.exit(f"{path}: not found (pass --data with the FETV folder and --modern with the modern clips)")
-    recipe = {k: v for k, v in json.loads(args.recipe.read_text()).items() if not k.startswith("_")}
+    recipe = load_recipe(args.recipe)
     model = QualityModel(**recipe)
     if not model.artifact_dims:
         sys.exit(f"{args.recipe}: the recipe has no artifact_dims, so no families")
@@ -70,8 +71,11 @@ def main() -> None:
     run = RunOptions(videos_dir=args.data / "videos", cache=FeatureCache(), workers=args.workers, progress=False)
     families = with_families(model, items, run, load_unlabelled(args.modern, "train"))
     table = featurize_unique(model, families.items, run)
-    rel = sensitivity(table.values, [m.meta for m in families.items], args.artifact, args.max_severity)
-    video = np.array([n.startswith(VIDEO) for n in table.names])
+    try:
+        rel = sensitivity(table.values, [m.meta for m in families.items], args.artifact, args.max_severity)
+    except ValueError as exc:
+        sys.exit(str(exc))
+    video = np.array([n.startswith(VIDEO_PREFIXES) for n in table.names])
     picked = [j for j in np.argsort(-rel, kind="stable") if rel[j] >= args.threshold and video[j]]
     if args.json:
         print(json.dumps([table.names[j] for j in picked], indent=1))

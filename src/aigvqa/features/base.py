@@ -57,6 +57,12 @@ class FeatureExtractor(ABC):
     def extract(self, clip: Clip | None, prompt: str) -> dict[str, float]:
         """Features of one item. ``clip`` is None for extractors with ``needs_video = False``."""
 
+    def decoded(self, clip: Clip | None) -> Clip:
+        """``clip`` itself, or a clear error when a video extractor is given none."""
+        if clip is None:
+            raise ValueError(f"the '{self.name}' extractor needs a decoded clip")
+        return clip
+
     def extract_file(self, path: str, digest: str) -> dict[str, Any]:
         """Output of a ``reads_file`` extractor for the video at ``path`` (content ``digest``)."""
         raise NotImplementedError(f"the '{self.name}' extractor does not read files itself")
@@ -86,8 +92,7 @@ class FrameExtractor(FeatureExtractor):
         """Features of a clip. ``measured`` holds the measures (or the exception raised) of
         frames already measured while decoding, keyed by frame number (``clip.frame_numbers``);
         the other frames are measured now."""
-        if clip is None:
-            raise ValueError(f"the '{self.name}' extractor needs a decoded clip")
+        clip = self.decoded(clip)
         if len(clip.frames) == 0:
             raise ValueError(f"the '{self.name}' extractor needs at least one frame")
         width = clip.info.width or clip.frames.shape[2]

@@ -11,8 +11,6 @@ spatial samples, the grid scaled to their size (its flat-block share then reads 
 
 from __future__ import annotations
 
-from typing import Any
-
 import cv2
 import numpy as np
 
@@ -67,12 +65,8 @@ class CodecTraces(FeatureExtractor):
     measures = "compression: coding-block edges and flattened blocks at the video's own resolution"
     artifacts = (("", "compression"),)
 
-    def config(self) -> dict[str, Any]:
-        return {}
-
     def extract(self, clip: Clip | None, prompt: str) -> dict[str, float]:
-        if clip is None:
-            raise ValueError("the 'codec' extractor needs a decoded clip")
+        clip = self.decoded(clip)
         greys, scale = native_greys(clip)
         b8, b16 = [], []
         for g in greys:

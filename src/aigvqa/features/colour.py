@@ -83,8 +83,7 @@ class ColourDrift(FeatureExtractor):
         return np.stack([cv2.resize(f, size, interpolation=cv2.INTER_AREA) for f in frames])
 
     def extract(self, clip: Clip | None, prompt: str) -> dict[str, float]:
-        if clip is None:
-            raise ValueError("the 'colour' extractor needs a decoded clip")
+        clip = self.decoded(clip)
         frames = self._small(clip.motion)
         k = max(1, len(frames) // 6)
         start, end = to_hsv(frames[:k]), to_hsv(frames[-k:])  # each converted once, read twice

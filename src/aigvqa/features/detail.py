@@ -13,7 +13,6 @@ is measured on its spatial samples.
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import cv2
 import numpy as np
@@ -51,12 +50,8 @@ class NativeDetail(FeatureExtractor):
     measures = "blur: the finest detail at the video's own resolution (a light blur removes it first)"
     artifacts = (("", "blur"),)
 
-    def config(self) -> dict[str, Any]:
-        return {}
-
     def extract(self, clip: Clip | None, prompt: str) -> dict[str, float]:
-        if clip is None:
-            raise ValueError("the 'detail' extractor needs a decoded clip")
+        clip = self.decoded(clip)
         greys = [g.astype(np.float32) for g in native_greys(clip)[0] if min(g.shape) >= 16]  # two pyramid levels
         if not greys:
             return {"dt_lapvar_log": 0.0, "dt_lap_ratio_01": 0.0, "dt_lap_ratio_02": 0.0, "dt_edge_steepness": 0.0}

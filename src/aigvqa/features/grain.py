@@ -50,8 +50,7 @@ class TemporalGrain(FeatureExtractor):
         return {"still": self.still, "min_still": self.min_still}
 
     def extract(self, clip: Clip | None, prompt: str) -> dict[str, float]:
-        if clip is None:
-            raise ValueError("the 'grain' extractor needs a decoded clip")
+        clip = self.decoded(clip)
         grays = clip.grey_motion().astype(np.float32)
         grain, shares = [], []
         for i in range(len(grays) - 1):

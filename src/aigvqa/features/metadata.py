@@ -20,8 +20,7 @@ class MetadataFeatures(FeatureExtractor):
     artifacts = (("", "format"),)
 
     def extract(self, clip: Clip | None, prompt: str) -> dict[str, float]:
-        if clip is None:
-            raise ValueError("the 'metadata' extractor needs a decoded clip")
+        clip = self.decoded(clip)
         info = clip.info
         w, h = float(info.width), float(info.height)
         fps = float(info.fps) if info.fps and math.isfinite(info.fps) else 0.0

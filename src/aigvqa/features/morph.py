@@ -58,8 +58,7 @@ class SmoothMorph(FeatureExtractor):
         return {"max_pairs": self.max_pairs}
 
     def extract(self, clip: Clip | None, prompt: str) -> dict[str, float]:
-        if clip is None:
-            raise ValueError("the 'morph' extractor needs a decoded clip")
+        clip = self.decoded(clip)
         greys = clip.grey_motion()
         keys = [f"mo_smooth_p{q}" for q in _PERCENTILES] + ["mo_raw_p25"]
         n_pairs = len(greys) - 1

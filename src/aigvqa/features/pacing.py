@@ -58,8 +58,7 @@ class FramePacing(FeatureExtractor):
         return {"hold": self.hold, "short": self.short}
 
     def extract(self, clip: Clip | None, prompt: str) -> dict[str, float]:
-        if clip is None:
-            raise ValueError("the 'pacing' extractor needs a decoded clip")
+        clip = self.decoded(clip)
         diffs = frame_changes(clip.grey_motion())
         if diffs.size == 0:
             return {"pc_hold_runs": 0.0, "pc_hold_run_mean": 0.0, "pc_hold_run_max": 0.0, "pc_short_hold_share": 0.0,

@@ -157,8 +157,7 @@ class TemporalFeatures(FeatureExtractor):
         }
 
     def extract(self, clip: Clip | None, prompt: str) -> dict[str, float]:
-        if clip is None:
-            raise ValueError("the 'temporal' extractor needs a decoded clip")
+        clip = self.decoded(clip)
         motion = np.ascontiguousarray(clip.motion)
         fps = float(clip.motion_fps) if clip.motion_fps and clip.motion_fps > 0 else 0.0
         grays = clip.grey_motion()

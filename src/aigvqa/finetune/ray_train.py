@@ -13,10 +13,11 @@ the output folder must be on a filesystem every node mounts at the same path.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 from pathlib import Path
 from typing import Any
+
+from aigvqa.recipes import load_recipe
 
 
 def _train_worker(config: dict[str, Any]) -> None:
@@ -73,7 +74,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--address", default=None, help="Ray cluster address (default: start a local Ray)")
     parser.add_argument("--seed", type=int, default=0)
     args = parser.parse_args(argv)
-    params = {k: v for k, v in json.loads(Path(args.config).read_text()).items() if not k.startswith("_")}
+    params = load_recipe(args.config)
     params["seed"] = args.seed
     out = train_on_ray(params, args.train_json, args.videos, args.out, args.workers, args.gpu, args.address)
     print(f"model written to {out}")
