@@ -40,3 +40,15 @@ def test_runs_and_degenerate_clips():
     assert set(single.values()) == {0.0}
     with pytest.raises(ValueError, match="hold must be"):
         FramePacing(hold=0)
+
+
+def test_a_faint_artifact_on_held_frames_leaves_the_still_share_where_the_hold_count_fails():
+    pan = _pan(n=24, size=256)  # the motion frames' usual size
+    held = np.repeat(pan[::2], 2, axis=0)  # every frame shown twice: half the pairs hold
+    clean = _pacing(held)
+    assert clean["pc_still_share"] == pytest.approx(clean["pc_hold_runs"]) and clean["pc_still_share"] > 0.4
+    assert _pacing(pan)["pc_still_share"] == 0.0  # a pan moves in every pair
+    for artifact, kept in (("flicker", 1.0), ("noise", 0.7)):
+        faint = _pacing(np.stack(degrade(list(held), 24.0, [(artifact, 0.1)], seed=3)))
+        assert faint["pc_hold_runs"] < 0.1  # a trace breaks the exact holds ...
+        assert faint["pc_still_share"] >= kept * clean["pc_still_share"]  # ... not the still ones
