@@ -85,7 +85,9 @@ def in_process_oof(config: Path, labels: list[dict], target: str, args, r: int) 
 
 def oof_one(config: Path | None, labels: list[dict], target: str, args, work: Path, r: int) -> np.ndarray:
     """Fold seed ``r``'s out-of-fold predictions of ``config`` (or of ``--features``/``--regressor``)."""
-    if config and "artifact_dims" in json.loads(config.read_text()):
+    from aigvqa.recipes import load_recipe
+
+    if config and "artifact_dims" in load_recipe(config):
         return in_process_oof(config, labels, target, args, r)
     return cli_oof(config, labels, target, args, work, r)
 

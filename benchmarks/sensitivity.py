@@ -49,17 +49,13 @@ DEFAULT_DATA = HERE.parent.parent / "shared" / "data" / "fetv"
 DEFAULT_MODERN = HERE.parent.parent / "shared" / "data" / "modern"
 
 
-def _recipe(path: Path) -> dict:
-    return load_recipe(path)
-
-
 def run(args: argparse.Namespace) -> SensitivityResult:
     items = load_items(args.data / "labels.json", target="gt_score", require_target=True)
     videos = args.data / "videos"
     cache = FeatureCache()
     opts = RunOptions(videos_dir=videos, cache=cache, workers=args.workers, progress=False)
     ids = fold_ids(items, args.folds, 0, "prompt")
-    recipe = _recipe(args.config)
+    recipe = load_recipe(args.config)
     unlabelled = load_unlabelled(args.modern, "train") if recipe.get("artifact_dims") else None
     parts: list[SensitivityResult] = []
     for k in range(args.folds):
