@@ -239,25 +239,47 @@ def test_a_penalty_on_top_lowers_the_recipes_own_score_by_its_artifacts():
     assert np.all(costs[:, [j for j in range(costs.shape[1]) if j != k]] == 0.0)
 
 
+def _penalised_model(table, arts, sev, y, penalty: dict) -> QualityModel:
+    model = QualityModel(features="spatial,temporal,lexical", regressor="ridge",
+                         artifact_dims={"params": {"n_estimators": 40}, "penalty": penalty})  # fmt: skip
+    return model.fit_dimensions(table, arts, sev).fit(table, y)
+
+
+def _penalised_scores(table, arts, sev, y, penalty: dict) -> np.ndarray:
+    return _penalised_model(table, arts, sev, y, penalty).predict_raw(table)
+
+
 def test_a_penalty_deadzone_lets_what_clean_clips_read_cost_nothing():
     table, arts, sev = _families()
     y = 3.0 + table.values[:, -1]
     k = ARTIFACTS.index("noise")
-    scores = {}
-    for t in (0.0, 0.3):
-        pen = {"on_top": True, "drop": 0.0, "drop_by_artifact": {"noise": 1.0}, "deadzone": t}
-        model = QualityModel(features="spatial,temporal,lexical", regressor="ridge",
-                             artifact_dims={"params": {"n_estimators": 40}, "penalty": pen})  # fmt: skip
-        model = model.fit_dimensions(table, arts, sev).fit(table, y)
-        scores[t] = model.predict_raw(table)
-        d = model.dimensions_array(table)[:, k]
+    pen = {"on_top": True, "drop": 0.0, "drop_by_artifact": {"noise": 1.0}}
+    scores = {t: _penalised_scores(table, arts, sev, y, {**pen, "deadzone": t}) for t in (0.0, 0.3)}
+    d = _penalised_model(table, arts, sev, y, pen).dimensions_array(table)[:, k]
     q = QualityModel(features="spatial,temporal,lexical", regressor="ridge").fit(table, y).predict_raw(table)
     below = d <= 0.3
     assert below.any() and (~below).any()
     np.testing.assert_allclose(scores[0.3][below], q[below], rtol=1e-12)  # under the deadzone: no cost
     np.testing.assert_allclose(scores[0.3][~below], 1 + (q[~below] - 1) * (1 - (d[~below] - 0.3) / 0.7), rtol=1e-9)
     assert np.all(scores[0.0][~below] < scores[0.3][~below])
-    bad = QualityModel(features="spatial,temporal,lexical", regressor="ridge",
-                       artifact_dims={"params": {"n_estimators": 40}, "penalty": {**pen, "deadzone": 1.5}})  # fmt: skip
     with pytest.raises(ValueError, match="deadzone"):
-        bad.fit_dimensions(table, arts, sev).fit(table, y)
+        _penalised_model(table, arts, sev, y, {**pen, "deadzone": 1.5})
+
+
+def test_a_penalty_cap_makes_a_trace_cost_and_leaves_more_to_the_content_part():
+    table, arts, sev = _families()
+    y = 3.0 + table.values[:, -1]
+    k = ARTIFACTS.index("noise")
+    pen = {"on_top": True, "drop": 0.0, "drop_by_artifact": {"noise": 1.0}}
+    scores = {None: _penalised_scores(table, arts, sev, y, pen),
+              0.2: _penalised_scores(table, arts, sev, y, {**pen, "cap_by_artifact": {"noise": 0.2}})}  # fmt: skip
+    d = _penalised_model(table, arts, sev, y, pen).dimensions_array(table)[:, k]
+    q = QualityModel(features="spatial,temporal,lexical", regressor="ridge").fit(table, y).predict_raw(table)
+    np.testing.assert_allclose(scores[0.2], 1 + (q - 1) * (1 - np.minimum(d, 0.2)), rtol=1e-9)
+    above = d > 0.2
+    assert above.any() and (~above).any()
+    np.testing.assert_allclose(scores[0.2][~above], scores[None][~above], rtol=1e-12)  # up to the cap: as before
+    assert np.all(scores[0.2][above] > scores[None][above])  # above it: no more than the cap costs
+    for bad in ({"noise": 0.0}, {"noise": 1.5}, {"nosie": 0.1}, {"noise": True}):
+        with pytest.raises(ValueError, match="cap_by_artifact"):
+            _penalised_model(table, arts, sev, y, {**pen, "cap_by_artifact": bad})

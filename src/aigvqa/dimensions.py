@@ -123,6 +123,21 @@ def penalty_deadzone(spec: dict[str, Any] | None) -> float:
     return float(t)
 
 
+def penalty_caps(spec: dict[str, Any] | None, artifacts: tuple[str, ...] = ARTIFACTS) -> np.ndarray:
+    """Each artifact's cap under a ``"penalty"``-like setting (``"cap_by_artifact"``; 1 when absent):
+    the most of its reading (after the deadzone) the penalty counts, so a reading above it costs no
+    more; checked: numbers in (0, 1], for known artifacts."""
+    caps = (spec or {}).get("cap_by_artifact") or {}
+    if not isinstance(caps, dict):
+        raise ValueError(f'artifact_dims "penalty": cap_by_artifact must map artifacts to numbers, got {caps!r}')
+    for a, c in caps.items():
+        if a not in artifacts:
+            raise ValueError(f'artifact_dims "penalty": cap_by_artifact names {a!r}, not one of {", ".join(artifacts)}')
+        if isinstance(c, bool) or not isinstance(c, (int, float)) or not 0.0 < c <= 1.0:
+            raise ValueError(f'artifact_dims "penalty": cap_by_artifact[{a!r}] must be a number in (0, 1], got {c!r}')
+    return np.array([float(caps.get(a, 1.0)) for a in artifacts])
+
+
 def penalty_factor(dims: np.ndarray, weights: np.ndarray) -> np.ndarray:
     """``prod_a (1 - w_a * d_a)`` per row: 1 for a clean clip, smaller with every artifact
     (strictly decreasing in each dimension where ``w_a > 0``)."""
