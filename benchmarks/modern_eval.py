@@ -67,7 +67,7 @@ def _encode(path: Path, frames: list[np.ndarray], fps: float, codec: str, option
     tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
     h, w = frames[0].shape[:2]
     h2, w2 = h - h % 2, w - w % 2
-    with av.open(str(tmp), "w") as out:
+    with av.open(str(tmp), "w", options={"fflags": "+bitexact"}) as out:
         st = out.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
         st.width, st.height, st.pix_fmt = w2, h2, "yuv420p"
         st.options = options
@@ -82,7 +82,7 @@ def _encode(path: Path, frames: list[np.ndarray], fps: float, codec: str, option
 def make_clip_set(entry: dict, data: Path, root: Path, frames_n: int) -> dict[str, str]:
     """Write (once) a clip's original and all its copies; name -> path."""
     src = data / entry["video"]
-    folder = root / f"m2-{file_digest(src)}-n{frames_n}"
+    folder = root / f"m3-{file_digest(src)}-n{frames_n}"
     folder.mkdir(parents=True, exist_ok=True)
     names = (
         ["original"]
@@ -95,7 +95,7 @@ def make_clip_set(entry: dict, data: Path, root: Path, frames_n: int) -> dict[st
     if all(p.exists() for p in paths.values()):
         return {n: str(p) for n, p in paths.items()}
     frames, fps = read_head(src, frames_n)
-    x264 = {"preset": "medium", "threads": "1"}
+    x264 = {"preset": "medium", "threads": "1", "x264-params": "asm=0"}  # C code: the same copy every run
     for n, p in paths.items():
         if p.exists():
             continue

@@ -301,3 +301,25 @@ def test_cache_command_reports_and_cleans(tmp_path, monkeypatch):
     assert "lexical" in result.output and "1 leftover temporary files" in result.output
     result = run_cli("cache", "--clean")
     assert "removed 1" in result.output and not leftover.exists()
+
+
+def test_copies_an_older_version_made_are_reported_and_cleaned(tmp_path, monkeypatch):
+    """Copy folders carry their version: those an older aigvqa made are never read again."""
+    from aigvqa.augment import copy_folder_prefix
+    from aigvqa.families import family_folder_prefix
+    from conftest import run_cli
+
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path))
+    current = tmp_path / "augmented" / f"{copy_folder_prefix()}ab"
+    family = tmp_path / "families" / f"{family_folder_prefix()}cd-n40"
+    old = [tmp_path / "augmented" / "v1-ab", tmp_path / "families" / "f1-cd-n40"]
+    for folder in [current, family, *old]:
+        folder.mkdir(parents=True)
+        (folder / "blur-s0.500-r1.mkv").write_bytes(b"x" * 1000)
+    result = run_cli("cache")
+    assert "degraded copies (augmented): 0.0 MB" in result.output
+    assert "2 folders of copies an older aigvqa made" in result.output
+    assert all(p.exists() for p in old)
+    result = run_cli("cache", "--clean")
+    assert "removed 2 folders of outdated copies" in result.output
+    assert not any(p.exists() for p in old) and current.exists() and family.exists()

@@ -70,3 +70,15 @@ def test_flat_blocks_are_counted_on_the_grid():
     grey = np.zeros((8, 8), np.uint8)
     grey[:4, 4:] = np.arange(16, dtype=np.uint8).reshape(4, 4)  # one of the four 4x4 blocks has detail
     assert flat_block_share(grey) == 0.75
+
+
+def test_a_compressed_copy_is_the_same_every_time_it_is_made():
+    """The training copies are rebuilt on other machines and in other orders: the same frames and
+    severity must give the same copy whatever was encoded before (x264's assembly did not)."""
+    scene = list(_scene(n=16, h=158, w=300))  # half the height is odd: the chroma planes' rows
+    first = np.stack(degrade(scene, 8.0, [("compression", 0.4)], seed=3))
+    for k in range(6):
+        other = list(_scene(n=4 + k, h=120 + 16 * k, w=250 - 2 * k, seed=k))  # other sizes in between
+        degrade(other, 8.0, [("compression", 0.2 + 0.1 * k)], seed=k)
+        again = np.stack(degrade(scene, 8.0, [("compression", 0.4)], seed=3))
+        assert np.array_equal(first, again), f"copy {k + 2} differs from the first"

@@ -228,22 +228,52 @@ def degrade(frames: list[np.ndarray], fps: float, artifacts: list[tuple[str, flo
 
 
 def _h264_roundtrip(frames: list[np.ndarray], fps: int, crf: int) -> list[np.ndarray]:
-    """Encode with libx264 at ``crf`` (single-threaded, bit-exact) and decode back: real codec artifacts."""
+    """Encode with libx264 at ``crf`` (single-threaded, bit-exact) and decode back: real codec artifacts.
+
+    The same frames give the same copy in any process and after any other work: libx264 runs its
+    portable C code (its assembly's lookahead read memory it never wrote, and copies changed from
+    call to call), the RGB <-> YUV 4:2:0 conversions are OpenCV's fixed-point ones, and every byte
+    handed to the encoder is set, line padding included."""
     h, w = frames[0].shape[:2]
     pad_h, pad_w = h % 2, w % 2  # yuv420p needs even sizes: pad by edge replication, crop after
+    ph, pw = h + pad_h, w + pad_w
     buf = io.BytesIO()
     with av.open(buf, "w", format="mp4") as out:
         stream = out.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = w + pad_w, h + pad_h, "yuv420p"
-        stream.options = {"crf": str(crf), "preset": "veryfast", "threads": "1", "flags": "+bitexact"}
+        stream.width, stream.height, stream.pix_fmt = pw, ph, "yuv420p"
+        stream.options = {"crf": str(crf), "preset": "veryfast", "threads": "1", "flags": "+bitexact",
+                          "x264-params": "asm=0"}
         for f in frames:
             if pad_h or pad_w:
                 f = np.pad(f, ((0, pad_h), (0, pad_w), (0, 0)), mode="edge")
-            for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")):
+            for packet in stream.encode(_yuv420_frame(np.ascontiguousarray(f))):
                 out.mux(packet)
         for packet in stream.encode():
             out.mux(packet)
     buf.seek(0)
     with av.open(buf) as inp:
-        decoded = [f.to_ndarray(format="rgb24")[:h, :w] for f in inp.decode(video=0)]
+        decoded = [_rgb_from_yuv420(f)[:h, :w] for f in inp.decode(video=0)]
     return decoded[: len(frames)] + [decoded[-1]] * (len(frames) - len(decoded))
+
+
+def _yuv420_frame(rgb: np.ndarray) -> av.VideoFrame:
+    """An encoder frame of an even-sized RGB image, every buffer byte set (padding zeroed)."""
+    h, w = rgb.shape[:2]
+    flat = cv2.cvtColor(rgb, cv2.COLOR_RGB2YUV_I420).reshape(-1)  # Y, then U, then V (half size)
+    n_y, n_c = h * w, (h // 2) * (w // 2)
+    planes = (flat[:n_y].reshape(h, w), flat[n_y : n_y + n_c].reshape(h // 2, w // 2),
+              flat[n_y + n_c :].reshape(h // 2, w // 2))
+    frame = av.VideoFrame(w, h, "yuv420p")
+    for plane, data in zip(frame.planes, planes, strict=True):
+        full = np.zeros(plane.buffer_size, np.uint8)
+        rows = full[: plane.line_size * data.shape[0]].reshape(data.shape[0], plane.line_size)
+        rows[:, : data.shape[1]] = data
+        plane.update(full)
+    return frame
+
+
+def _rgb_from_yuv420(frame: av.VideoFrame) -> np.ndarray:
+    """RGB of a decoded 4:2:0 frame, by the inverse of :func:`_yuv420_frame`'s conversion."""
+    if frame.format.name != "yuv420p":
+        frame = frame.reformat(format="yuv420p")
+    return cv2.cvtColor(frame.to_ndarray(), cv2.COLOR_YUV2RGB_I420)

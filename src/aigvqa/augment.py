@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import warnings
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -37,7 +38,7 @@ from aigvqa.artifacts import ARTIFACTS, degrade
 from aigvqa.cache import file_digest
 from aigvqa.data import Item
 
-AUGMENT_VERSION = "2"  # bump when the copies made for the same settings change
+AUGMENT_VERSION = "3"  # bump when the copies made for the same settings change
 
 
 @dataclass(frozen=True)
@@ -147,12 +148,14 @@ def rescale(frames: list[np.ndarray], factor: float) -> list[np.ndarray]:
 
 
 def write_lossless(path: Path, frames: list[np.ndarray], fps: float) -> None:
-    """Write RGB frames losslessly (FFV1 in Matroska) atomically: decoding gives them back exactly."""
+    """Write RGB frames losslessly (FFV1 in Matroska) atomically: decoding gives them back exactly,
+    and the same frames give the same bytes (no random segment id or date), so a copy made again
+    keeps its features' cache entries (they are keyed by the file's digest)."""
     from fractions import Fraction
 
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.mkv")
     h, w = frames[0].shape[:2]
-    with av.open(str(tmp), "w") as out:
+    with av.open(str(tmp), "w", options={"fflags": "+bitexact"}) as out:
         stream = out.add_stream("ffv1", rate=Fraction(fps).limit_denominator(1001))
         stream.width, stream.height, stream.pix_fmt = w, h, "bgr0"
         stream.options = {"threads": "1"}
@@ -171,13 +174,19 @@ def make_variant(frames: list[np.ndarray], fps: float, variant: Variant) -> list
     return degrade(frames, fps, [(variant.artifact, variant.severity)], variant.seed)
 
 
+def copy_folder_prefix() -> str:
+    """How the names of this version's copy folders start (older folders are never read)."""
+    return f"v{AUGMENT_VERSION}-"
+
+
 def copy_folder(root: str | os.PathLike, src: str | os.PathLike) -> Path:
     """Where the copies of video file ``src`` live: named by the file's content, not its name."""
-    return Path(root) / f"v{AUGMENT_VERSION}-{file_digest(src)}"
+    return Path(root) / f"{copy_folder_prefix()}{file_digest(src)}"
 
 
 def make_copies(src: str, out_dir: str, variants: list[Variant]) -> list[str | None]:
-    """Write the copies of one clip (existing ones are kept); paths, or None where it failed."""
+    """Write the copies of one clip (existing ones are kept); paths, or None where one failed (a
+    warning names it)."""
     out = Path(out_dir)
     paths = [out / f"{v.tag}.mkv" for v in variants]
     if all(p.exists() for p in paths):
@@ -193,9 +202,16 @@ def make_copies(src: str, out_dir: str, variants: list[Variant]) -> list[str | N
             if not p.exists():
                 write_lossless(p, make_variant(frames, fps, v), fps)
             done.append(str(p))
-        except Exception:
+        except Exception as exc:
+            warn_copy_failed(src, v, exc)
             done.append(None)
     return done
+
+
+def warn_copy_failed(src: str, variant: Variant, exc: Exception) -> None:
+    """Say which copy of which file could not be made, and why (training goes on without it)."""
+    warnings.warn(f"{src}: its {variant.tag} copy could not be made ({type(exc).__name__}: {exc}); "
+                  "training goes on without it", RuntimeWarning, stacklevel=2)
 
 
 def augmented_items(

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -31,6 +32,8 @@ class CacheUsage:
     entries: dict[str, int] = field(default_factory=dict)
     bytes: dict[str, int] = field(default_factory=dict)
     stale_temporaries: list[Path] = field(default_factory=list)
+    copy_bytes: dict[str, int] = field(default_factory=dict)  # degraded copies per kind
+    outdated_copies: list[Path] = field(default_factory=list)  # folders an older aigvqa made
 
 
 def default_cache_dir() -> Path:
@@ -109,14 +112,25 @@ class FeatureCache:
             Path(tmp).unlink(missing_ok=True)
             raise
 
-    def usage(self, stale_after_s: float = STALE_AFTER_S) -> CacheUsage:
+    def usage(self, stale_after_s: float = STALE_AFTER_S, copies: dict[str, str] | None = None) -> CacheUsage:
         """Entries and bytes per extractor, and temporary files older than ``stale_after_s``
-        (left by a writer killed mid-write; a younger one may belong to a running writer)."""
+        (left by a writer killed mid-write; a younger one may belong to a running writer).
+
+        ``copies`` maps a folder of degraded copies (``"augmented"``, ...) to the name prefix of
+        the folders the current version makes: its bytes are counted, and its folders without
+        that prefix are listed as outdated (their copies are never read again)."""
         out = CacheUsage()
         if not self.root.is_dir():
             return out
         now = time.time()
-        for extractor_dir in sorted(p for p in self.root.iterdir() if p.is_dir()):
+        copies = copies or {}
+        for kind, prefix in copies.items():
+            for folder in sorted(p for p in (self.root / kind).glob("*") if p.is_dir()):
+                size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+                out.copy_bytes[kind] = out.copy_bytes.get(kind, 0) + size
+                if not folder.name.startswith(prefix):
+                    out.outdated_copies.append(folder)
+        for extractor_dir in sorted(p for p in self.root.iterdir() if p.is_dir() and p.name not in copies):
             name = extractor_dir.name
             for path in extractor_dir.rglob("*.npz"):
                 try:
@@ -130,6 +144,12 @@ class FeatureCache:
                 out.entries[name] = out.entries.get(name, 0) + 1
                 out.bytes[name] = out.bytes.get(name, 0) + st.st_size
         return out
+
+    def remove_outdated_copies(self, usage: CacheUsage) -> int:
+        """Delete the copy folders ``usage`` lists as outdated; returns how many were removed."""
+        for folder in usage.outdated_copies:
+            shutil.rmtree(folder, ignore_errors=True)
+        return len(usage.outdated_copies)
 
     def remove_stale_temporaries(self, usage: CacheUsage | None = None) -> int:
         """Delete temporary files left by killed writers (those listed by ``usage``, default a

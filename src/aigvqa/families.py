@@ -24,11 +24,11 @@ import av
 import numpy as np
 
 from aigvqa.artifacts import ARTIFACTS
-from aigvqa.augment import Variant, make_variant, stable_seed, write_lossless
+from aigvqa.augment import Variant, make_variant, stable_seed, warn_copy_failed, write_lossless
 from aigvqa.cache import file_digest
 from aigvqa.data import Item
 
-FAMILY_VERSION = "2"  # bump when the copies made for the same settings change
+FAMILY_VERSION = "3"  # bump when the copies made for the same settings change
 
 
 @dataclass(frozen=True)
@@ -105,14 +105,19 @@ def read_head(path: str | os.PathLike, max_frames: int) -> tuple[list[np.ndarray
     return frames, fps if 1 <= fps <= 240 else 8.0
 
 
+def family_folder_prefix() -> str:
+    """How the names of this version's family folders start (older folders are never read)."""
+    return f"f{FAMILY_VERSION}-"
+
+
 def family_folder(root: str | os.PathLike, src: str | os.PathLike, config: FamilyConfig) -> Path:
     """Where the family of video file ``src`` lives: named by the file's content and the length kept."""
-    return Path(root) / f"f{FAMILY_VERSION}-{file_digest(src)}-n{config.max_frames}"
+    return Path(root) / f"{family_folder_prefix()}{file_digest(src)}-n{config.max_frames}"
 
 
 def make_family(src: str, out_dir: str, variants: list[Variant], max_frames: int) -> list[str | None]:
     """Write a clip's source (``base.mkv``) and copies (existing files are kept); paths, base first,
-    or None where one failed."""
+    or None where one failed (a warning names it)."""
     out = Path(out_dir)
     paths = [out / "base.mkv"] + [out / f"{v.tag}.mkv" for v in variants]
     if all(p.exists() for p in paths):
@@ -128,7 +133,8 @@ def make_family(src: str, out_dir: str, variants: list[Variant], max_frames: int
             if not p.exists():
                 write_lossless(p, frames if v is None else make_variant(frames, fps, v), fps)
             done.append(str(p))
-        except Exception:
+        except Exception as exc:
+            warn_copy_failed(src, v if v is not None else Variant(None), exc)
             done.append(None)
     return done
 

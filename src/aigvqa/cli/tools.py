@@ -35,14 +35,21 @@ def demo(
 @friendly
 def cache(
     clean: Annotated[
-        bool, typer.Option("--clean", help="Delete temporary files left by runs killed mid-write (older than 1 h).")
+        bool,
+        typer.Option("--clean", help="Delete temporary files left by runs killed mid-write (older than 1 h) "
+                     "and degraded copies an older aigvqa made."),
     ] = False,
 ) -> None:
-    """Show where the feature cache is, what it holds per extractor, and leftover temporaries."""
+    """Show where the feature cache is, what it holds per extractor, its degraded copies, and
+    what can be cleaned."""
+    from aigvqa.augment import copy_folder_prefix
     from aigvqa.cache import FeatureCache
+    from aigvqa.families import family_folder_prefix
 
     store = FeatureCache()
-    usage = store.usage()
+    current = {"augmented": copy_folder_prefix(), "families": family_folder_prefix(),
+               "sensitivity": copy_folder_prefix()}  # fmt: skip
+    usage = store.usage(copies=current)
     out.print(f"feature cache: {store.root}" + ("" if store.root.is_dir() else " (empty, not created yet)"))
     t = Table(show_edge=False)
     for col in ("extractor", "entries", "MB"):
@@ -51,11 +58,19 @@ def cache(
         t.add_row(name, str(count), f"{usage.bytes[name] / 1e6:.1f}")
     if usage.entries:
         out.print(t)
+    for kind, size in usage.copy_bytes.items():
+        out.print(f"degraded copies ({kind}): {size / 1e6:.1f} MB")
     stale = len(usage.stale_temporaries)
+    outdated = len(usage.outdated_copies)
     if clean:
         out.print(f"removed {store.remove_stale_temporaries(usage)} leftover temporary files")
-    elif stale:
-        out.print(f"{stale} leftover temporary files from interrupted runs; 'aigvqa cache --clean' removes them")
+        out.print(f"removed {store.remove_outdated_copies(usage)} folders of outdated copies")
+    else:
+        if stale:
+            out.print(f"{stale} leftover temporary files from interrupted runs; 'aigvqa cache --clean' removes them")
+        if outdated:
+            out.print(f"{outdated} folders of copies an older aigvqa made (never read again); "
+                      "'aigvqa cache --clean' removes them")
 
 
 @app.command("list")
