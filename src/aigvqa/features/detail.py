@@ -18,6 +18,7 @@ import cv2
 import numpy as np
 
 from aigvqa.features.base import FeatureExtractor
+from aigvqa.features.spatial import magnitude
 from aigvqa.registry import EXTRACTORS
 from aigvqa.video import Clip, native_greys
 
@@ -29,8 +30,8 @@ def detail_measures(grey: np.ndarray) -> tuple[float, float, float, float]:
     quarter = cv2.pyrDown(half)
     lap = [cv2.Laplacian(x, cv2.CV_32F, ksize=3) for x in (grey, half, quarter)]
     e0, e1, e2 = (float(np.mean(np.abs(x))) for x in lap)
-    g0 = cv2.magnitude(cv2.Sobel(grey, cv2.CV_32F, 1, 0), cv2.Sobel(grey, cv2.CV_32F, 0, 1))
-    g1 = cv2.magnitude(cv2.Sobel(half, cv2.CV_32F, 1, 0), cv2.Sobel(half, cv2.CV_32F, 0, 1))
+    g0 = magnitude(cv2.Sobel(grey, cv2.CV_32F, 1, 0), cv2.Sobel(grey, cv2.CV_32F, 0, 1))
+    g1 = magnitude(cv2.Sobel(half, cv2.CV_32F, 1, 0), cv2.Sobel(half, cv2.CV_32F, 0, 1))
     g0 = cv2.resize(g0, (g1.shape[1], g1.shape[0]), interpolation=cv2.INTER_AREA)
     strong = g1 >= np.percentile(g1, 95)  # the strongest edges, found where blur moves them least
     steep = math.log((float(g0[strong].mean()) + 1.0) / (float(g1[strong].mean()) / 2.0 + 1.0))
@@ -45,7 +46,7 @@ class NativeDetail(FeatureExtractor):
     log steepness of the strongest edges at full size against half size."""
 
     name = "detail"
-    version = "1"
+    version = "2"  # 2: numpy's magnitude (cv2.magnitude gave different last bits from call to call)
     concurrent = True
     measures = "blur: the finest detail at the video's own resolution (a light blur removes it first)"
     artifacts = (("", "blur"),)

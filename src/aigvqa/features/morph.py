@@ -17,6 +17,7 @@ import cv2
 import numpy as np
 
 from aigvqa.features.base import FeatureExtractor
+from aigvqa.features.spatial import magnitude
 from aigvqa.features.temporal import HELD_CHANGE, frame_changes
 from aigvqa.registry import EXTRACTORS
 from aigvqa.video import Clip
@@ -44,7 +45,7 @@ class SmoothMorph(FeatureExtractor):
     25th percentile."""
 
     name = "morph"
-    version = "2"
+    version = "3"  # 3: numpy's magnitude (cv2.magnitude gave different last bits from call to call)
     concurrent = True
     measures = "warping/morphing: smooth motion over the whole frame that no camera move explains"
     artifacts = (("", "warping"),)
@@ -80,8 +81,8 @@ class SmoothMorph(FeatureExtractor):
             flow = cv2.resize(dis.calc(greys[p], greys[p + 1], None), size, interpolation=cv2.INTER_AREA)
             resid = affine_residual(flow)  # displacements stay in the motion frames' pixels
             smooth = cv2.GaussianBlur(resid, (0, 0), sigma)
-            length = cv2.magnitude(smooth[..., 0], smooth[..., 1]) / diag
-            raw = cv2.magnitude(resid[..., 0], resid[..., 1]) / diag
+            length = magnitude(smooth[..., 0], smooth[..., 1]) / diag
+            raw = magnitude(resid[..., 0], resid[..., 1]) / diag
             rows.append([*np.percentile(length, _PERCENTILES), np.percentile(raw, 25)])
         med = np.median(np.array(rows, dtype=np.float64), axis=0)
         return {k: float(v) for k, v in zip(keys, med, strict=True)}
