@@ -23,6 +23,9 @@ TIME_ARTIFACTS = ("freeze", "stutter")  # these repeat frames instead of changin
 # order in which artifacts are applied to a frame: time, geometry, optics, colour, sensor, codec
 ORDER = {"freeze": 0, "stutter": 0, "jitter": 1, "warp": 2, "blur": 3, "flicker": 4, "color_drift": 5,
          "noise": 6, "compression": 7}
+# libx264's assembly reads memory it never wrote (in its lookahead): the same frames gave
+# different bytes from one encode to the next. Its portable C code does not.
+X264_C_CODE = {"x264-params": "asm=0"}
 
 
 class Artifact:
@@ -242,7 +245,7 @@ def _h264_roundtrip(frames: list[np.ndarray], fps: int, crf: int) -> list[np.nda
         stream = out.add_stream("libx264", rate=fps)
         stream.width, stream.height, stream.pix_fmt = pw, ph, "yuv420p"
         stream.options = {"crf": str(crf), "preset": "veryfast", "threads": "1", "flags": "+bitexact",
-                          "x264-params": "asm=0"}
+                          **X264_C_CODE}
         for f in frames:
             if pad_h or pad_w:
                 f = np.pad(f, ((0, pad_h), (0, pad_w), (0, 0)), mode="edge")

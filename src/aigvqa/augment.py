@@ -39,6 +39,7 @@ from aigvqa.cache import file_digest
 from aigvqa.data import Item
 
 AUGMENT_VERSION = "3"  # bump when the copies made for the same settings change
+AUGMENT_FOLDER = "augmented"  # under the cache root
 
 
 @dataclass(frozen=True)
@@ -203,14 +204,15 @@ def make_copies(src: str, out_dir: str, variants: list[Variant]) -> list[str | N
                 write_lossless(p, make_variant(frames, fps, v), fps)
             done.append(str(p))
         except Exception as exc:
-            warn_copy_failed(src, v, exc)
+            warn_copy_failed(src, v.tag, exc)
             done.append(None)
     return done
 
 
-def warn_copy_failed(src: str, variant: Variant, exc: Exception) -> None:
-    """Say which copy of which file could not be made, and why (training goes on without it)."""
-    warnings.warn(f"{src}: its {variant.tag} copy could not be made ({type(exc).__name__}: {exc}); "
+def warn_copy_failed(src: str, tag: str, exc: Exception) -> None:
+    """Say which copy (its file's tag) of which file could not be made, and why (training goes on
+    without it)."""
+    warnings.warn(f"{src}: its {tag} copy could not be made ({type(exc).__name__}: {exc}); "
                   "training goes on without it", RuntimeWarning, stacklevel=2)
 
 

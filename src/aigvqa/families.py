@@ -29,6 +29,7 @@ from aigvqa.cache import file_digest
 from aigvqa.data import Item
 
 FAMILY_VERSION = "3"  # bump when the copies made for the same settings change
+FAMILY_FOLDER = "families"  # under the cache root
 
 
 @dataclass(frozen=True)
@@ -119,7 +120,8 @@ def make_family(src: str, out_dir: str, variants: list[Variant], max_frames: int
     """Write a clip's source (``base.mkv``) and copies (existing files are kept); paths, base first,
     or None where one failed (a warning names it)."""
     out = Path(out_dir)
-    paths = [out / "base.mkv"] + [out / f"{v.tag}.mkv" for v in variants]
+    tags = ["base"] + [v.tag for v in variants]
+    paths = [out / f"{t}.mkv" for t in tags]
     if all(p.exists() for p in paths):
         return [str(p) for p in paths]
     try:
@@ -128,13 +130,13 @@ def make_family(src: str, out_dir: str, variants: list[Variant], max_frames: int
         return [None] * len(paths)
     out.mkdir(parents=True, exist_ok=True)
     done: list[str | None] = []
-    for v, p in zip([None, *variants], paths, strict=True):
+    for v, t, p in zip([None, *variants], tags, paths, strict=True):
         try:
             if not p.exists():
                 write_lossless(p, frames if v is None else make_variant(frames, fps, v), fps)
             done.append(str(p))
         except Exception as exc:
-            warn_copy_failed(src, v if v is not None else Variant(None), exc)
+            warn_copy_failed(src, t, exc)
             done.append(None)
     return done
 

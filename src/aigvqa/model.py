@@ -280,9 +280,10 @@ class QualityModel:
         ``"cap_by_artifact"`` an artifact's reading counts up to its cap (a trace costs, more of
         it is left to the content part, which learned strong artifacts from the augmented copies)."""
         dims = self._dims_array(table)
-        t = penalty_deadzone(self._penalty())
+        penalty = self._penalty()
+        t = penalty_deadzone(penalty)
         dims = dims if t == 0.0 else np.clip((dims - t) / (1.0 - t), 0.0, 1.0)
-        return np.minimum(dims, penalty_caps(self._penalty(), self.dims_.artifacts)[None, :])
+        return np.minimum(dims, penalty_caps(penalty, self.dims_.artifacts)[None, :])
 
     def penalty_factors(self, table: FeatureTable) -> np.ndarray:
         """``prod_a (1 - w_a d_a)`` per row (1 where the model has no penalty or the video failed)."""

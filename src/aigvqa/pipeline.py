@@ -71,13 +71,13 @@ def target_values(items: list[Item], target: str, source: str = "training data")
 def with_augmentation(model: QualityModel, items: list[Item], run: RunOptions) -> tuple[list[Item], np.ndarray]:
     """``items`` followed by their degraded copies when ``model.augment`` asks for them, and the
     index of each row's source item (``arange`` for the items themselves)."""
-    from aigvqa.augment import AugmentConfig, augmented_items
+    from aigvqa.augment import AUGMENT_FOLDER, AugmentConfig, augmented_items
     from aigvqa.cache import default_cache_dir
 
     own = np.arange(len(items))
     if not model.augment or not model.needs_video():
         return items, own
-    root = (run.cache.root if run.cache is not None else default_cache_dir()) / "augmented"
+    root = (run.cache.root if run.cache is not None else default_cache_dir()) / AUGMENT_FOLDER
     config = AugmentConfig.from_dict(model.augment)
     copies, sources = augmented_items(items, run.videos_dir, root, config, model.target, run.workers)
     return items + copies, np.concatenate([own, np.asarray(sources, dtype=int)])
@@ -165,11 +165,11 @@ def with_families(
     """The families of graded copies of ``items`` and of ``unlabelled`` (videos as absolute paths)
     when the model learns artifact dimensions; None otherwise."""
     from aigvqa.cache import default_cache_dir
-    from aigvqa.families import FamilyConfig, family_items
+    from aigvqa.families import FAMILY_FOLDER, FamilyConfig, family_items
 
     if not model.artifact_dims or not model.needs_video():
         return None
-    root = (run.cache.root if run.cache is not None else default_cache_dir()) / "families"
+    root = (run.cache.root if run.cache is not None else default_cache_dir()) / FAMILY_FOLDER
     spec = model.artifact_dims.get("families") or {}
     labelled_cfg = FamilyConfig.from_dict(spec.get("labelled", {}))
     members, source = [], []

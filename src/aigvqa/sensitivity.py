@@ -23,6 +23,8 @@ from aigvqa.artifacts import ARTIFACTS
 from aigvqa.augment import Variant, copy_folder, make_copies, stable_seed
 from aigvqa.data import Item
 
+SENSITIVITY_FOLDER = "sensitivity"  # the contract's copies, under the cache root
+
 SEVERITIES = {"trace": 0.1, "mild": 0.3, "medium": 0.6, "strong": 0.9}
 SCALES = (0.5, 2.0)
 PAIR_TARGET, PER_ARTIFACT_TARGET, FIRST_STEP_TARGET = 0.95, 0.90, 0.90
@@ -104,7 +106,7 @@ def copies_for(items: list[Item], videos_dir: str | Path | None, root: str | Pat
     out = []
     for it in items:
         src = Path(videos_dir or "") / it.video
-        folder = copy_folder(Path(root) / "sensitivity", src)
+        folder = copy_folder(Path(root) / SENSITIVITY_FOLDER, src)
         out.append(make_copies(str(src), str(folder), contract_variants(it.video)))
     return out
 

@@ -24,7 +24,7 @@ import av
 import cv2
 import numpy as np
 
-from aigvqa.artifacts import ORDER, Artifact
+from aigvqa.artifacts import ORDER, X264_C_CODE, Artifact
 
 ARTIFACTS = ("blur", "noise", "flicker", "freeze", "jitter", "warp", "color_drift")
 
@@ -39,13 +39,12 @@ class _CodecSpec:
 
 
 # libx264 (yuv420p) needs even width and height; the others accept any size. libx264 runs its
-# portable C code: its assembly's lookahead reads memory it never wrote (the same frames gave
-# different bytes from one encode to the next).
+# portable C code (X264_C_CODE: the same frames, the same bytes).
 # gif is quantised to the fixed 256-colour rgb8 palette (visible banding).
 _CODECS: dict[str, _CodecSpec] = {
     "libx264": _CodecSpec(".mp4", "yuv420p",
                           {"crf": "18", "preset": "veryfast", "flags": "+bitexact",
-                           "x264-params": "asm=0"}, True),
+                           **X264_C_CODE}, True),
     "libvpx-vp9": _CodecSpec(".webm", "yuv420p",
                              {"crf": "30", "b": "0", "deadline": "realtime", "cpu-used": "8",
                               "row-mt": "0", "flags": "+bitexact"}, False),

@@ -42,13 +42,14 @@ def cache(
 ) -> None:
     """Show where the feature cache is, what it holds per extractor, its degraded copies, and
     what can be cleaned."""
-    from aigvqa.augment import copy_folder_prefix
+    from aigvqa.augment import AUGMENT_FOLDER, copy_folder_prefix
     from aigvqa.cache import FeatureCache
-    from aigvqa.families import family_folder_prefix
+    from aigvqa.families import FAMILY_FOLDER, family_folder_prefix
+    from aigvqa.sensitivity import SENSITIVITY_FOLDER
 
     store = FeatureCache()
-    current = {"augmented": copy_folder_prefix(), "families": family_folder_prefix(),
-               "sensitivity": copy_folder_prefix()}  # fmt: skip
+    current = {AUGMENT_FOLDER: copy_folder_prefix(), FAMILY_FOLDER: family_folder_prefix(),
+               SENSITIVITY_FOLDER: copy_folder_prefix()}  # fmt: skip
     usage = store.usage(copies=current)
     out.print(f"feature cache: {store.root}" + ("" if store.root.is_dir() else " (empty, not created yet)"))
     t = Table(show_edge=False)
