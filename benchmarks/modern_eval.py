@@ -16,7 +16,10 @@ change| of each invariance, and for every dimension the SROCC between the applie
 estimated severity (pooled over clips, originals at 0) and its median on the originals.
 
     python benchmarks/modern_eval.py [--data ../shared/data/modern] [--model default] [--clips 4]
-        [--frames 48] [--workers 2] [--json out.json]
+        [--frames 48] [--workers 2] [--json out.json] [--per-clip out.npz]
+
+``--per-clip`` also saves every video's score, penalty factor and dimensions (clips x copies), for
+``tools/penalty_offline.py``.
 """
 
 from __future__ import annotations
@@ -128,19 +131,12 @@ def pair_rates(levels: np.ndarray) -> tuple[float, float]:
     return float(np.mean(ok)), float(np.mean(levels[:, 0] > levels[:, 1]))
 
 
-def run(args: argparse.Namespace) -> dict:
-    entries = select(args.data, args.clips)
-    cache = FeatureCache()
-    root = cache.root / "modern_eval"
-    sets = [make_clip_set(e, args.data, root, args.frames) for e in entries]
-    names = list(sets[0])
-    model = QualityModel.load(resolve_model(str(args.model)))
-    items = [Item(video=s[n], prompt=e["prompt"]) for e, s in zip(entries, sets, strict=True) for n in names]
-    opts = RunOptions(videos_dir=Path("/"), cache=cache, workers=args.workers, progress=False)
-    scores, table = predict(model, items, opts)
-    S = scores.reshape(len(entries), len(names))
+def score_figures(S: np.ndarray, names: list[str]) -> dict:
+    """The contract's figures from scores (clips x copies named ``names``): per artifact (aigvqa's
+    and other code's) the ordered pairs that hold and original > mildest, overall, and the
+    invariances' median |score change|."""
     col = {n: S[:, j] for j, n in enumerate(names)}
-    out: dict = {"clips": len(entries), "frames": args.frames, "model": str(args.model), "contract": {}, "ext": {}}
+    out: dict = {"contract": {}, "ext": {}}
     k = len(SEVERITIES)
     for a in ARTIFACTS:
         lv = np.column_stack([col["original"]] + [col[f"{a}@{i}"] for i in range(k)])
@@ -155,7 +151,28 @@ def run(args: argparse.Namespace) -> dict:
         out[f"{key}_overall"] = float(np.mean([v["pairs"] for v in d.values()]))
         out[f"{key}_first_step"] = float(np.mean([v["first_step"] for v in d.values()]))
     out["invariances"] = {n: float(np.median(np.abs(col[n] - col["original"]))) for n in INVARIANCES}
+    return out
+
+
+def run(args: argparse.Namespace) -> dict:
+    entries = select(args.data, args.clips)
+    cache = FeatureCache()
+    root = cache.root / "modern_eval"
+    sets = [make_clip_set(e, args.data, root, args.frames) for e in entries]
+    names = list(sets[0])
+    model = QualityModel.load(resolve_model(str(args.model)))
+    items = [Item(video=s[n], prompt=e["prompt"]) for e, s in zip(entries, sets, strict=True) for n in names]
+    opts = RunOptions(videos_dir=Path("/"), cache=cache, workers=args.workers, progress=False)
+    scores, table = predict(model, items, opts)
+    S = scores.reshape(len(entries), len(names))
+    if getattr(args, "per_clip", None):  # a guard on top of the score can then be measured without the videos
+        dims = model.dimensions_array(table) if model.has_dimensions() else np.zeros((len(items), 0))
+        np.savez(args.per_clip, scores=S, factors=model.penalty_factors(table).reshape(S.shape),
+                 dims=dims.reshape(*S.shape, -1), names=np.array(names, dtype=str),
+                 artifacts=np.array(model.dims_.artifacts if model.has_dimensions() else [], dtype=str))  # fmt: skip
+    out: dict = {"clips": len(entries), "frames": args.frames, "model": str(args.model), **score_figures(S, names)}
     if model.has_dimensions():
+        k = len(SEVERITIES)
         D = model.dimensions_array(table).reshape(len(entries), len(names), -1)
         arts = list(model.dims_.artifacts)
         dcol = {n: D[:, j, :] for j, n in enumerate(names)}
@@ -209,6 +226,7 @@ def main() -> None:
     parser.add_argument("--frames", type=int, default=48)
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--json", type=Path)
+    parser.add_argument("--per-clip", type=Path, help="also save each video's score, penalty factor and dimensions")
     args = parser.parse_args()
     if not (args.data / "manifest.json").exists():
         sys.exit(f"{args.data}: no manifest.json (modern clips not found; pass --data)")

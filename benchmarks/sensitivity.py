@@ -14,7 +14,11 @@ written by other code, the invariances and the dimensions' validation).
 
     python benchmarks/sensitivity.py [--data ../shared/data/fetv] [--config recipes/default_model.json]
         [--modern ../shared/data/modern] [--folds 5] [--clips N] [--modern-clips 3 --frames 40 --model default]
-        [--workers 2] [--json out.json]
+        [--workers 2] [--json out.json] [--per-clip out.npz]
+
+``--per-clip`` also saves, for every scored video (each fold's held-out originals, then their
+copies in the contract's order), the score, the penalty's factor and the artifact dimensions,
+so that a guard acting on top of the score can be measured on these clips without retraining.
 """
 
 from __future__ import annotations
@@ -41,6 +45,7 @@ from aigvqa.sensitivity import (
     PER_ARTIFACT_TARGET,
     SEVERITIES,
     SensitivityResult,
+    contract_variants,
     measure,
 )
 
@@ -49,7 +54,7 @@ DEFAULT_DATA = HERE.parent.parent / "shared" / "data" / "fetv"
 DEFAULT_MODERN = HERE.parent.parent / "shared" / "data" / "modern"
 
 
-def run(args: argparse.Namespace) -> SensitivityResult:
+def run(args: argparse.Namespace, per_clip: list[dict[str, np.ndarray]] | None = None) -> SensitivityResult:
     items = load_items(args.data / "labels.json", target="gt_score", require_target=True)
     videos = args.data / "videos"
     cache = FeatureCache()
@@ -67,7 +72,20 @@ def run(args: argparse.Namespace) -> SensitivityResult:
             held = [held[i] for i in sorted(rng.choice(len(held), min(args.clips, len(held)), replace=False))]
         model, _ = train(QualityModel(**recipe), train_items, opts, unlabelled=unlabelled)
         abs_opts = RunOptions(videos_dir=Path("/"), cache=cache, workers=args.workers, progress=False)
-        parts.append(measure(lambda its, m=model, o=abs_opts: predict(m, its, o)[0], held, videos, cache.root))
+
+        def score(its, m=model, o=abs_opts, fold=k):
+            scores, table = predict(m, its, o)
+            if per_clip is not None:
+                has_dims = m.dims_ is not None
+                dims = m.dimensions_array(table) if has_dims else np.zeros((len(scores), 0))
+                per_clip.append({"scores": scores, "factors": m.penalty_factors(table), "dims": dims,
+                                 "fold": np.full(len(scores), fold),
+                                 "artifacts": np.array(m.dims_.artifacts if has_dims else [], dtype=str)})  # fmt: skip
+            return scores
+
+        parts.append(measure(score, held, videos, cache.root))
+        if per_clip:  # saved after every fold
+            save_per_clip(args.per_clip, per_clip)
         print(f"fold {k + 1}/{args.folds}: {len(train_items)} training clips, {len(held)} held out "
               f"({time.perf_counter() - start:.0f} s)", file=sys.stderr)  # fmt: skip
     result = SensitivityResult(np.concatenate([p.original for p in parts]))
@@ -76,6 +94,12 @@ def run(args: argparse.Namespace) -> SensitivityResult:
     for s in parts[0].rescaled:
         result.rescaled[s] = np.concatenate([p.rescaled[s] for p in parts])
     return result
+
+
+def save_per_clip(path: Path, per_clip: list[dict[str, np.ndarray]]) -> None:
+    """Write the folds' per-video rows (``--per-clip``) to one ``.npz``."""
+    rows = {k: np.concatenate([p[k] for p in per_clip]) for k in per_clip[0] if k != "artifacts"}
+    np.savez(path, **rows, artifacts=per_clip[0]["artifacts"], variants=len(contract_variants("")))
 
 
 def main() -> None:
@@ -91,12 +115,13 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=0, help="held-out clips scored per fold (0: all)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--json", type=Path, help="also write the result as JSON")
+    parser.add_argument("--per-clip", type=Path, help="also save each scored video's score, factor and dimensions")
     args = parser.parse_args()
     if not (args.data / "labels.json").exists():
         sys.exit(f"{args.data}: no labels.json (FETV not found; pass --data)")
     out = {}
     if not args.skip_fetv:
-        result = run(args)
+        result = run(args, [] if args.per_clip else None)
         levels = list(SEVERITIES)
         print(f"{len(result.original)} held-out clips, recipe {args.config.name}, {args.folds} folds grouped by prompt")
         print(f"{'artifact':<12} {'original':>8} " + " ".join(f"{lv:>7}" for lv in levels) + "   pairs  first  target")

@@ -266,6 +266,25 @@ def test_a_penalty_deadzone_lets_what_clean_clips_read_cost_nothing():
         _penalised_model(table, arts, sev, y, {**pen, "deadzone": 1.5})
 
 
+def test_an_artifact_s_own_deadzone_replaces_the_common_one_for_it_alone():
+    table, arts, sev = _families()
+    y = 3.0 + table.values[:, -1]
+    pen = {"on_top": True, "drop": 0.0, "drop_by_artifact": {"noise": 1.0, "blur": 1.0}, "deadzone": 0.3}
+    common = _penalised_model(table, arts, sev, y, pen)
+    own = _penalised_model(table, arts, sev, y, {**pen, "deadzone_by_artifact": {"noise": 0.05}})
+    d = own.dimensions_array(table)
+    kn, kb = ARTIFACTS.index("noise"), ARTIFACTS.index("blur")
+    q = QualityModel(features="spatial,temporal,lexical", regressor="ridge").fit(table, y).predict_raw(table)
+    expected = 1 + (q - 1) * (1 - np.clip((d[:, kn] - 0.05) / 0.95, 0, 1)) * (1 - np.clip((d[:, kb] - 0.3) / 0.7, 0, 1))
+    np.testing.assert_allclose(own.predict_raw(table), expected, rtol=1e-9)
+    faint = (d[:, kn] > 0.05) & (d[:, kn] <= 0.3)  # noise a clean clip would not read, under the common deadzone
+    assert faint.any()
+    assert np.all(own.predict_raw(table)[faint] < common.predict_raw(table)[faint])
+    for bad, match in (({"nois": 0.01}, "not one of"), ({"noise": 1.0}, "deadzone_by_artifact")):
+        with pytest.raises(ValueError, match=match):
+            _penalised_model(table, arts, sev, y, {**pen, "deadzone_by_artifact": bad})
+
+
 def test_a_penalty_cap_makes_a_trace_cost_and_leaves_more_to_the_content_part():
     table, arts, sev = _families()
     y = 3.0 + table.values[:, -1]

@@ -115,12 +115,28 @@ def drop_factors(spec: dict[str, Any] | None, artifacts: tuple[str, ...] = ARTIF
     return {a: float(own.get(a, spec.get("drop", 0.6))) for a in artifacts}
 
 
-def penalty_deadzone(spec: dict[str, Any] | None) -> float:
-    """The ``"deadzone"`` of a ``"penalty"``-like setting (0 when absent), checked: in [0, 1)."""
-    t = (spec or {}).get("deadzone", 0.0)
-    if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0.0 <= t < 1.0:
-        raise ValueError(f'artifact_dims "penalty": deadzone must be a number in [0, 1), got {t!r}')
-    return float(t)
+def penalty_deadzones(spec: dict[str, Any] | None, artifacts: tuple[str, ...] = ARTIFACTS) -> np.ndarray:
+    """Each artifact's deadzone under a ``"penalty"``-like setting: its own in
+    ``"deadzone_by_artifact"``, else ``"deadzone"`` (0 when absent); a reading up to it costs
+    nothing (what a clean clip may read). Checked: numbers in [0, 1), for known artifacts."""
+    spec = spec or {}
+
+    def checked(t: Any, where: str) -> float:
+        if isinstance(t, bool) or not isinstance(t, (int, float)) or not 0.0 <= t < 1.0:
+            raise ValueError(f'artifact_dims "penalty": {where} must be a number in [0, 1), got {t!r}')
+        return float(t)
+
+    base = checked(spec.get("deadzone", 0.0), "deadzone")
+    own = spec.get("deadzone_by_artifact") or {}
+    if not isinstance(own, dict):
+        raise ValueError(f'artifact_dims "penalty": deadzone_by_artifact must map artifacts to numbers, got {own!r}')
+    for a, t in own.items():
+        if a not in artifacts:
+            raise ValueError(
+                f'artifact_dims "penalty": deadzone_by_artifact names {a!r}, not one of {", ".join(artifacts)}'
+            )
+        checked(t, f"deadzone_by_artifact[{a!r}]")
+    return np.array([float(own.get(a, base)) for a in artifacts])
 
 
 def penalty_caps(spec: dict[str, Any] | None, artifacts: tuple[str, ...] = ARTIFACTS) -> np.ndarray:
@@ -136,6 +152,14 @@ def penalty_caps(spec: dict[str, Any] | None, artifacts: tuple[str, ...] = ARTIF
         if isinstance(c, bool) or not isinstance(c, (int, float)) or not 0.0 < c <= 1.0:
             raise ValueError(f'artifact_dims "penalty": cap_by_artifact[{a!r}] must be a number in (0, 1], got {c!r}')
     return np.array([float(caps.get(a, 1.0)) for a in artifacts])
+
+
+def penalised_dims(dims: np.ndarray, spec: dict[str, Any] | None, artifacts: tuple[str, ...] = ARTIFACTS) -> np.ndarray:
+    """The readings a ``"penalty"``-like setting counts, (n, artifacts): each above its deadzone
+    (:func:`penalty_deadzones`), rescaled to ``(d - t) / (1 - t)``, and no more than its cap
+    (:func:`penalty_caps`)."""
+    t = penalty_deadzones(spec, artifacts)[None, :]
+    return np.minimum(np.clip((dims - t) / (1.0 - t), 0.0, 1.0), penalty_caps(spec, artifacts)[None, :])
 
 
 def penalty_factor(dims: np.ndarray, weights: np.ndarray) -> np.ndarray:

@@ -26,8 +26,9 @@ from aigvqa.dimensions import (
     artifact_costs,
     as_dicts,
     drop_factors,
+    penalised_dims,
     penalty_caps,
-    penalty_deadzone,
+    penalty_deadzones,
     penalty_factor,
 )
 from aigvqa.extract import FeatureTable
@@ -275,15 +276,12 @@ class QualityModel:
         return np.array([factors[a] for a in self.dims_.artifacts])
 
     def _penalised_dims(self, table: FeatureTable) -> np.ndarray:
-        """The dimensions the penalty reads: with ``"deadzone": t`` in the penalty a reading up to
-        ``t`` (what clean clips may read) costs nothing, and above it ``(d - t) / (1 - t)``; with
+        """The dimensions the penalty reads: with ``"deadzone": t`` in the penalty (or an artifact's
+        own in ``"deadzone_by_artifact"``) a reading up to ``t`` (what clean clips may read) costs
+        nothing, and above it ``(d - t) / (1 - t)``; with
         ``"cap_by_artifact"`` an artifact's reading counts up to its cap (a trace costs, more of
         it is left to the content part, which learned strong artifacts from the augmented copies)."""
-        dims = self._dims_array(table)
-        penalty = self._penalty()
-        t = penalty_deadzone(penalty)
-        dims = dims if t == 0.0 else np.clip((dims - t) / (1.0 - t), 0.0, 1.0)
-        return np.minimum(dims, penalty_caps(penalty, self.dims_.artifacts)[None, :])
+        return penalised_dims(self._dims_array(table), self._penalty(), self.dims_.artifacts)
 
     def penalty_factors(self, table: FeatureTable) -> np.ndarray:
         """``prod_a (1 - w_a d_a)`` per row (1 where the model has no penalty or the video failed)."""
@@ -333,7 +331,7 @@ class QualityModel:
         rows whose targets are human labels (default: all; augmented copies are not). ``pairs``
         (:meth:`order_pairs`) are label-free rows that must keep an order, for the regressors
         that learn from them (``ridge`` with ``pair_weight``)."""
-        penalty_deadzone((self.artifact_dims or {}).get("penalty"))  # checked before any fitting
+        penalty_deadzones((self.artifact_dims or {}).get("penalty"))  # checked before any fitting
         penalty_caps((self.artifact_dims or {}).get("penalty"))
         y = np.asarray(y, dtype=float)
         ok = np.array([i not in table.errors for i in range(len(y))], dtype=bool)

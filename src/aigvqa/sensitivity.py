@@ -114,14 +114,18 @@ def copies_for(items: list[Item], videos_dir: str | Path | None, root: str | Pat
 def measure(score, items: list[Item], videos_dir: str | Path | None, root: str | Path) -> SensitivityResult:
     """Run the contract. ``score(items) -> scores`` scores a list of items (videos as paths)."""
     copies = copies_for(items, videos_dir, root)
-    m = len(contract_variants(""))
     flat = [Item(video=str(Path(videos_dir or "") / it.video), prompt=it.prompt) for it in items]
     for it, paths in zip(items, copies, strict=True):
         if any(p is None for p in paths):
             raise ValueError(f"{it.video}: could not make its degraded copies")
         flat.extend(Item(video=p, prompt=it.prompt) for p in paths)
-    scores = np.asarray(score(flat), dtype=float)
-    n = len(items)
+    return result_from_scores(np.asarray(score(flat), dtype=float), len(items))
+
+
+def result_from_scores(scores: np.ndarray, n: int) -> SensitivityResult:
+    """The contract's result from the scores of ``n`` originals followed by each one's copies in
+    :func:`contract_variants` order (what :func:`measure` scores)."""
+    m = len(contract_variants(""))
     per = scores[n:].reshape(n, m)
     result = SensitivityResult(scores[:n])
     k_lv = len(SEVERITIES)
