@@ -475,7 +475,10 @@ def test_sigkill_then_rerun_resumes_and_gives_identical_output(resumable, traine
 
 def test_ctrl_c_exits_cleanly(resumable, trained_model, tmp_path):
     cache, out = tmp_path / "cache", tmp_path / "p.json"
-    proc = _start_predict(resumable, trained_model, out, cache, start_new_session=True)
+    # a run started in the background by a non-interactive shell inherits an ignored SIGINT, which
+    # Python keeps ignored: give the child the terminal's default, as a user at a terminal has it
+    proc = _start_predict(resumable, trained_model, out, cache, start_new_session=True,
+                          preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
     children: set[int] = set()
     try:
         _wait_for_entries(cache, 3, proc)
