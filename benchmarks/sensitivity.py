@@ -88,12 +88,7 @@ def run(args: argparse.Namespace, per_clip: list[dict[str, np.ndarray]] | None =
             save_per_clip(args.per_clip, per_clip)
         print(f"fold {k + 1}/{args.folds}: {len(train_items)} training clips, {len(held)} held out "
               f"({time.perf_counter() - start:.0f} s)", file=sys.stderr)  # fmt: skip
-    result = SensitivityResult(np.concatenate([p.original for p in parts]))
-    for a in parts[0].degraded:
-        result.degraded[a] = np.concatenate([p.degraded[a] for p in parts])
-    for s in parts[0].rescaled:
-        result.rescaled[s] = np.concatenate([p.rescaled[s] for p in parts])
-    return result
+    return SensitivityResult.concatenate(parts)
 
 
 def save_per_clip(path: Path, per_clip: list[dict[str, np.ndarray]]) -> None:

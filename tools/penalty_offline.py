@@ -26,7 +26,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from aigvqa.dimensions import drop_factors, penalised_dims, penalty_factor  # noqa: E402
+from aigvqa.dimensions import penalised_dims, penalty_factor, penalty_weights  # noqa: E402
 from aigvqa.sensitivity import SensitivityResult, result_from_scores  # noqa: E402
 
 
@@ -43,8 +43,7 @@ def load_penalty(path: Path) -> dict:
 
 def factors(dims: np.ndarray, penalty: dict, artifacts: tuple[str, ...]) -> np.ndarray:
     """The penalty's factor for each row of dimensions (n, artifacts), as the model computes it."""
-    weights = drop_factors(penalty, artifacts)
-    return penalty_factor(penalised_dims(dims, penalty, artifacts), np.array([weights[a] for a in artifacts]))
+    return penalty_factor(penalised_dims(dims, penalty, artifacts), penalty_weights(penalty, artifacts))
 
 
 def rescored(
@@ -80,12 +79,7 @@ def held_out(path: Path, penalty: dict) -> tuple[SensitivityResult, SensitivityR
         for fold in np.unique(z["fold"]):
             rows = scores[z["fold"] == fold]
             parts.append(result_from_scores(rows, len(rows) // (1 + int(z["variants"]))))
-        result = SensitivityResult(np.concatenate([p.original for p in parts]))
-        for a in parts[0].degraded:
-            result.degraded[a] = np.concatenate([p.degraded[a] for p in parts])
-        for s in parts[0].rescaled:
-            result.rescaled[s] = np.concatenate([p.rescaled[s] for p in parts])
-        out.append(result)
+        out.append(SensitivityResult.concatenate(parts))
     return out[0], out[1]
 
 

@@ -115,6 +115,12 @@ def drop_factors(spec: dict[str, Any] | None, artifacts: tuple[str, ...] = ARTIF
     return {a: float(own.get(a, spec.get("drop", 0.6))) for a in artifacts}
 
 
+def penalty_weights(spec: dict[str, Any] | None, artifacts: tuple[str, ...] = ARTIFACTS) -> np.ndarray:
+    """:func:`drop_factors` as an array in the order of ``artifacts`` (a penalty's ``w_a``)."""
+    factors = drop_factors(spec, artifacts)
+    return np.array([factors[a] for a in artifacts])
+
+
 def penalty_deadzones(spec: dict[str, Any] | None, artifacts: tuple[str, ...] = ARTIFACTS) -> np.ndarray:
     """Each artifact's deadzone under a ``"penalty"``-like setting: its own in
     ``"deadzone_by_artifact"``, else ``"deadzone"`` (0 when absent); a reading up to it costs

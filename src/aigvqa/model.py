@@ -30,6 +30,7 @@ from aigvqa.dimensions import (
     penalty_caps,
     penalty_deadzones,
     penalty_factor,
+    penalty_weights,
 )
 from aigvqa.extract import FeatureTable
 from aigvqa.features import DEFAULT_FEATURES, resolve_features
@@ -272,8 +273,7 @@ class QualityModel:
         return self.artifact_dims["penalty"] if self.dims_ is not None and self.scores_with_dimensions() else None
 
     def _weights(self) -> np.ndarray:
-        factors = drop_factors(self._penalty(), self.dims_.artifacts)
-        return np.array([factors[a] for a in self.dims_.artifacts])
+        return penalty_weights(self._penalty(), self.dims_.artifacts)
 
     def _penalised_dims(self, table: FeatureTable) -> np.ndarray:
         """The dimensions the penalty reads: with ``"deadzone": t`` in the penalty (or an artifact's

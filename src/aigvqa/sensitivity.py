@@ -49,6 +49,16 @@ class SensitivityResult:
     degraded: dict[str, np.ndarray] = field(default_factory=dict)  # artifact -> (n, levels), mildest first
     rescaled: dict[float, np.ndarray] = field(default_factory=dict)  # scale -> (n,)
 
+    @classmethod
+    def concatenate(cls, parts: list[SensitivityResult]) -> SensitivityResult:
+        """One result from the results of several sets of clips (e.g. the folds), in order."""
+        result = cls(np.concatenate([p.original for p in parts]))
+        for a in parts[0].degraded:
+            result.degraded[a] = np.concatenate([p.degraded[a] for p in parts])
+        for s in parts[0].rescaled:
+            result.rescaled[s] = np.concatenate([p.rescaled[s] for p in parts])
+        return result
+
     def pair_rate(self, artifact: str) -> float:
         """Share of the ordered pairs (original and every level) that hold, over the clips."""
         levels = np.column_stack([self.original, self.degraded[artifact]])
