@@ -56,7 +56,8 @@ def synthetic_clips(folder: Path, count: int) -> list[Path]:
 
 
 def child(list_file: Path, model_name: str, out: Path) -> None:
-    """Score the listed videos in this process (fresh cache) and save features, scores and dims."""
+    """Score the listed videos in this process (fresh cache) and save features, scores and dims,
+    with this process's :func:`probe` of OpenCV's kernels."""
     import cv2
 
     from aigvqa.cache import FeatureCache
@@ -72,7 +73,7 @@ def child(list_file: Path, model_name: str, out: Path) -> None:
         scores, table = predict(model, [Item(video=v, prompt="") for v in videos], run)
     dims = model.dimensions_array(table) if model.dims_ is not None else np.zeros((len(videos), 0))
     np.savez(out, scores=scores, X=table.values, names=np.array(table.names), dims=dims,
-             cpu=np.array(cv2.getCPUFeaturesLine()))  # fmt: skip
+             cpu=np.array(cv2.getCPUFeaturesLine()), probe=np.array(json.dumps(probe())))  # fmt: skip
 
 
 def probe() -> dict[str, str]:
@@ -117,14 +118,13 @@ def disable_lists() -> dict[str, str]:
     return {CPUS[0]: "", CPUS[1]: ",".join(dict.fromkeys(avx512)), CPUS[2]: ",".join(dict.fromkeys(older))}
 
 
-def run_child(args: list[str], disable: str) -> subprocess.CompletedProcess:
+def run_child(args: list[str], disable: str) -> None:
     env = {k: v for k, v in os.environ.items() if k != "OPENCV_CPU_DISABLE"}
     if disable:
         env["OPENCV_CPU_DISABLE"] = disable
     done = subprocess.run([sys.executable, str(HERE), *args], env=env, capture_output=True, text=True)
     if done.returncode != 0:
         sys.exit(f"the run {disable or 'as is'} failed:\n{done.stderr[-2000:]}")
-    return done
 
 
 def compare(base: np.lib.npyio.NpzFile, other: np.lib.npyio.NpzFile) -> dict[str, object]:
@@ -154,13 +154,9 @@ def main() -> None:
     parser.add_argument("--clips", type=int, default=12)
     parser.add_argument("--model", default="default", help="bundled model name or model directory")
     parser.add_argument("--child", nargs=2, type=Path, metavar=("LIST", "OUT"), help=argparse.SUPPRESS)
-    parser.add_argument("--probe", type=Path, metavar="OUT", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(args.child[0], args.model, args.child[1])
-        return
-    if args.probe:
-        args.probe.write_text(json.dumps(probe()), encoding="utf-8")
         return
     if args.clips < 1:
         sys.exit("--clips must be at least 1")
@@ -175,13 +171,12 @@ def main() -> None:
         else:
             videos = synthetic_clips(work, args.clips)
         (work / "videos.json").write_text(json.dumps([str(v.resolve()) for v in videos]), encoding="utf-8")
-        runs, probes = {}, {}
+        runs = {}
         for k, (label, disable) in enumerate(disable_lists().items()):
             out = work / f"run{k}.npz"
             run_child(["--model", args.model, "--child", str(work / "videos.json"), str(out)], disable)
             runs[label] = np.load(out)
-            run_child(["--probe", str(work / f"probe{k}.json")], disable)
-            probes[label] = json.loads((work / f"probe{k}.json").read_text(encoding="utf-8"))
+        probes = {label: json.loads(str(run["probe"])) for label, run in runs.items()}
         base = runs[CPUS[0]]
         print(f"{len(videos)} clips ({'from ' + str(args.videos) if args.videos else 'built-in synthetic'}), "
               f"model {args.model}, {base['X'].shape[1]} feature columns")  # fmt: skip

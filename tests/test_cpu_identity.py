@@ -26,10 +26,10 @@ import hashlib, json, sys
 import aigvqa
 scorer = aigvqa.load("default", cache=False)
 paths = json.loads(sys.argv[1])
-table = scorer.features(paths)
-results = scorer.score_many(paths)
+table = scorer.features(paths)  # extracted once: the scores and dimensions are read from it
 print(json.dumps({"features": hashlib.sha256(table.values.tobytes()).hexdigest(),
-                  "scores": [r.score for r in results], "dims": [r.dims for r in results]}))
+                  "scores": scorer.model.predict(table).tolist(),
+                  "dims": scorer.model.dimensions_array(table).tolist()}))
 """
 
 
