@@ -19,6 +19,7 @@ from aigvqa.features import (  # noqa: F401
     pacing,
     pretrained,
     prompt,
+    requant,
     spatial,
     temporal,
 )
