@@ -28,8 +28,7 @@ VIDEO_PREFIXES = ("spatial.", "temporal.", "colour.", "grain.")  # what the pixe
 # features read only by the dimensions named: a measure made for one artifact (the 'codec'
 # extractor's coding-block traces) teaches that artifact's estimate and leaves the others as they are
 OWN_PREFIXES: dict[str, tuple[str, ...]] = {
-    "codec.": ("compression",), "requant.": ("compression",), "detail.": ("blur",), "pacing.": ("freeze",),
-    "morph.": ("warp",),
+    "codec.": ("compression",), "detail.": ("blur",), "pacing.": ("freeze",), "morph.": ("warp",),
 }  # fmt: skip
 DEFAULT_PARAMS: dict[str, Any] = {
     "n_estimators": 400, "learning_rate": 0.04, "num_leaves": 15, "min_child_samples": 12,

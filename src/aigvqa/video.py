@@ -84,10 +84,6 @@ class Clip:
     # (K, c, c') uint8 grey, at the video's own resolution: a centre crop of each spatial sample,
     # at most ``NATIVE_CROP`` pixels a side, its corner on the 16-pixel coding grid (codec traces)
     native: np.ndarray | None = None
-    # (R, c, c') uint8 grey, the same crop of R consecutive decoded frames (:data:`RUN_FRAMES` from
-    # frame :data:`RUN_START`, or the last ones of a shorter clip): how the video was coded
-    # from frame to frame (re-compression ghosts)
-    native_run: np.ndarray | None = None
     _grey_motion: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
 
     def grey_motion(self) -> np.ndarray:
@@ -108,13 +104,6 @@ def grey_frames(frames: np.ndarray) -> np.ndarray:
 
 
 NATIVE_CROP = 512
-RUN_START, RUN_FRAMES = 8, 6  # Clip.native_run: frames 8-13, past the first coded group's start
-
-
-def native_run(greys: list[np.ndarray]) -> np.ndarray:
-    """:attr:`Clip.native_run` from the native crops of a clip's first ``RUN_START + RUN_FRAMES``
-    decoded frames (fewer when the clip is shorter): the last ``RUN_FRAMES`` of them."""
-    return np.stack(greys[max(0, len(greys) - RUN_FRAMES) :])
 
 
 def native_greys(clip: Clip) -> tuple[list[np.ndarray], float]:
@@ -513,7 +502,6 @@ def read_clip(
         expected = _expected_samples(estimate, spatial, config.spatial_frames)
         early: dict[int, np.ndarray] = {}  # expected samples, converted as they are decoded
         early_native: dict[int, np.ndarray] = {}
-        run: list[np.ndarray] = []  # native crops of the first frames, for Clip.native_run
         n = 0
         width = height = 0
         timing = _Timing()
@@ -528,13 +516,11 @@ def read_clip(
                 width, height = sampler.width, sampler.height
                 spatial_size = _scaled_size(width, height, config.spatial_side)
             timing.add(frame.time)
-            if n < RUN_START + RUN_FRAMES:
-                run.append(converter.native_grey(frame))
             if spatial.wants(n):
                 spatial.add(n, frame)
                 if n in expected:
                     early[n] = convert(frame, spatial_size)
-                    early_native[n] = run[n] if n < len(run) else converter.native_grey(frame)
+                    early_native[n] = converter.native_grey(frame)
                     if on_frame is not None:
                         on_frame(n, early[n], width)
             n += 1
@@ -557,7 +543,7 @@ def read_clip(
     info = VideoInfo(width, height, fps, n, duration, codec, len(errors))
     motion = sampler.motion
     motion_fps = fps / motion.stride if fps > 0 else 0.0
-    return Clip(np.stack(frames), motion.array(), motion_fps, info, numbers, np.stack(native), native_run(run))
+    return Clip(np.stack(frames), motion.array(), motion_fps, info, numbers, np.stack(native))
 
 
 def probe_safely(path: str | os.PathLike) -> tuple[VideoInfo | None, str | None]:
@@ -624,6 +610,5 @@ def clip_from_frames(frames: Any, fps: float, config: SamplingConfig | None = No
         return native_crop(reformatter.reformat(frame, format="gray").to_ndarray())
 
     native = np.stack([grey(i) for i in numbers])
-    run = native_run([grey(i) for i in range(min(n, RUN_START + RUN_FRAMES))])
     info = VideoInfo(width, height, float(fps), n, n / float(fps), "rawvideo")
-    return Clip(spatial, motion, float(fps) / motion_stride, info, numbers, native, run)
+    return Clip(spatial, motion, float(fps) / motion_stride, info, numbers, native)

@@ -19,7 +19,6 @@ from aigvqa.features import (  # noqa: F401
     pacing,
     pretrained,
     prompt,
-    requant,
     spatial,
     temporal,
 )
