@@ -18,15 +18,13 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-from fractions import Fraction
 from pathlib import Path
 
-import av
 import numpy as np
 from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from modern_eval import DEFAULT_DATA, select  # noqa: E402
+from modern_eval import add_clip_arguments, encode, pair_rates, select  # noqa: E402
 
 from aigvqa.artifacts import X264_C_CODE  # noqa: E402
 from aigvqa.cache import FeatureCache  # noqa: E402
@@ -37,38 +35,14 @@ from aigvqa.pipeline import RunOptions, predict  # noqa: E402
 from aigvqa.zoo import resolve_model  # noqa: E402
 
 RATES = (12, 30, 35, 40)  # CRF 12: the original's near-lossless stand-in
-
-
-def write_mp4(path: Path, frames: list[np.ndarray], fps: float, crf: int) -> None:
-    """``frames`` as an H.264 MP4 (libx264, preset medium) at ``crf``: x264's C code and no
-    timestamps, so the same frames give the same file (its assembly's copies vary from call to call)."""
-    h, w = frames[0].shape[:2]
-    h2, w2 = h - h % 2, w - w % 2
-    with av.open(str(path), "w", options={"fflags": "+bitexact"}) as out:
-        stream = out.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
-        stream.width, stream.height, stream.pix_fmt = w2, h2, "yuv420p"
-        stream.options = {"crf": str(crf), "preset": "medium", "threads": "1", "flags": "+bitexact", **X264_C_CODE}
-        for f in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f[:h2, :w2]), format="rgb24")):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-
-
-def order_figures(values: np.ndarray, higher_is_worse: bool) -> tuple[float, float]:
-    """Share of ordered pairs (lower rate vs higher) that hold, and of CRF 30 copies past the original."""
-    v = values if higher_is_worse else -values
-    pairs = [row[i] < row[j] for row in v for i in range(len(row)) for j in range(i + 1, len(row))]
-    return float(np.mean(pairs)), float(np.mean(v[:, 1] > v[:, 0]))
+# x264's C code and no timestamps: the same frames give the same file (its assembly's copies vary
+# from call to call)
+X264 = {"preset": "medium", "threads": "1", "flags": "+bitexact", **X264_C_CODE}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
-    parser.add_argument("--model", default="default", help="bundled model name or model directory")
-    parser.add_argument("--clips", type=int, default=3, help="clips per source repository")
-    parser.add_argument("--frames", type=int, default=48)
-    parser.add_argument("--workers", type=int, default=2)
+    add_clip_arguments(parser, clips=3)
     args = parser.parse_args()
     if not (args.data / "manifest.json").exists():
         sys.exit(f"no modern clips at {args.data} (see ../shared/data/README)")
@@ -80,13 +54,13 @@ def main() -> None:
             frames, fps = read_head(args.data / e["video"], args.frames)
             for crf in RATES:
                 path = Path(tmp) / f"c{k:02d}_crf{crf}.mp4"
-                write_mp4(path, frames, fps, crf)
+                encode(path, frames, fps, "libx264", {**X264, "crf": str(crf)})
                 items.append(Item(video=str(path), prompt=e["prompt"]))
         opts = RunOptions(videos_dir=Path("/"), cache=FeatureCache(), workers=args.workers, progress=False)
         scores, table = predict(model, items, opts)
         dims = model.dimensions_array(table) if model.has_dimensions() else None
     S = scores.reshape(len(entries), len(RATES))
-    pairs, first = order_figures(S, higher_is_worse=False)
+    pairs, first = pair_rates(S)  # the original scores highest
     print(f"H.264 MP4 files scored directly: {len(entries)} modern eval clips, first {args.frames} frames, "
           f"CRF {'/'.join(map(str, RATES))} (12: the original), model {args.model}")  # fmt: skip
     print(f"  score: pairs {pairs:.3f}, CRF 30 below the original {first:.3f}; "
@@ -94,7 +68,7 @@ def main() -> None:
     if dims is not None:
         j = list(model.dims_.artifacts).index("compression")
         D = dims[:, j].reshape(len(entries), len(RATES))
-        pairs, first = order_figures(D, higher_is_worse=True)
+        pairs, first = pair_rates(-D)  # the original reads the least compression
         pooled = stats.spearmanr(np.tile(np.arange(len(RATES)), len(entries)), D.ravel())[0]
         within = np.nanmean([stats.spearmanr(np.arange(len(RATES)), row)[0] for row in D])
         med = np.round(np.median(D, axis=0), 3).tolist()

@@ -66,7 +66,9 @@ def select(data: Path, per_source: int) -> list[dict]:
     return out
 
 
-def _encode(path: Path, frames: list[np.ndarray], fps: float, codec: str, options: dict[str, str]) -> None:
+def encode(path: Path, frames: list[np.ndarray], fps: float, codec: str, options: dict[str, str]) -> None:
+    """``frames`` (cropped to even sizes) coded with ``codec`` and its ``options`` into ``path``
+    (written atomically, no timestamps in the container)."""
     tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
     h, w = frames[0].shape[:2]
     h2, w2 = h - h % 2, w - w % 2
@@ -117,11 +119,11 @@ def make_clip_set(entry: dict, data: Path, root: Path, frames_n: int) -> dict[st
         elif n == "head60":
             write_lossless(p, frames[: max(2, round(0.6 * len(frames)))], fps)
         elif n == "crf17":
-            _encode(p, frames, fps, "libx264", {**x264, "crf": "17"})
+            encode(p, frames, fps, "libx264", {**x264, "crf": "17"})
         elif n == "mkv":
-            _encode(p, frames, fps, "libx264", {**x264, "crf": "12"})
+            encode(p, frames, fps, "libx264", {**x264, "crf": "12"})
         elif n == "webm":
-            _encode(p, frames, fps, "libvpx-vp9", {"crf": "12", "b": "0", "deadline": "realtime", "cpu-used": "8"})
+            encode(p, frames, fps, "libvpx-vp9", {"crf": "12", "b": "0", "deadline": "realtime", "cpu-used": "8"})
     return {n: str(p) for n, p in paths.items()}
 
 
@@ -218,13 +220,19 @@ def report(out: dict) -> None:
         print(f"  dim {a:<24} SROCC {v['srocc']:.3f}{extra}  by level {np.round(v['mean_by_level'], 3).tolist()}")
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+def add_clip_arguments(parser: argparse.ArgumentParser, clips: int) -> None:
+    """The options every benchmark on the modern eval clips takes: data, model, clips per source,
+    frames per clip, workers."""
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--model", default="default", help="bundled model name or model directory")
-    parser.add_argument("--clips", type=int, default=4, help="clips per source repository")
+    parser.add_argument("--clips", type=int, default=clips, help="clips per source repository")
     parser.add_argument("--frames", type=int, default=48)
     parser.add_argument("--workers", type=int, default=2)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    add_clip_arguments(parser, clips=4)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--per-clip", type=Path, help="also save each video's score, penalty factor and dimensions")
     args = parser.parse_args()
