@@ -47,7 +47,7 @@ def _unlabelled(n_clips: int = 12, seed: int = 1) -> tuple[Families, FeatureTabl
     return fam, FeatureTable(NAMES, np.array(rows))
 
 
-def _model(anchored: bool) -> QualityModel:
+def _model(anchored: bool | dict) -> QualityModel:
     dims = {"params": {"n_estimators": 20}, "anchored": anchored}
     return QualityModel(features="spatial,temporal", regressor="ridge", artifact_dims=dims, augment={"drop": 0.6})
 
@@ -82,9 +82,25 @@ def test_anchored_targets_follow_the_source_and_the_augmentation_drop():
     assert np.isnan(t[5:]).all()
 
 
+def test_anchored_min_severity_leaves_faint_copies_to_the_dimensions():
+    table, y = _labelled()
+    fam, fam_table = _unlabelled()
+    rows = np.arange(len(fam.items))
+    labelled = np.ones(len(y), dtype=bool)
+    model = _fit(_model({"min_severity": 0.2}), table, y, labelled, fam, fam_table, rows)
+    faint = sum(1 for a, s, _ in MEMBERS if a is not None and s < 0.2) * 12  # the 0.1 copy of each family
+    assert model.n_train_ == len(y) + len(fam.items) - faint
+    steps = _noise_steps(model, fam, fam_table)
+    assert np.all(steps[:, 1:] < 0), steps  # the copies it learned from still lower the score
+
+
 def test_anchored_is_checked():
     with pytest.raises(ValueError, match="anchored"):
         QualityModel(artifact_dims={"anchored": "yes"}).anchored()
+    for bad in ({"min_severity": 1.5}, {"min_severity": "0.2"}, {"severity": 0.2}):
+        with pytest.raises(ValueError, match="min_severity"):
+            QualityModel(artifact_dims={"anchored": bad}).anchored()
+    assert QualityModel(artifact_dims={"anchored": {"min_severity": 0.2}}).anchored_min_severity() == 0.2
     with pytest.raises(ValueError, match="penalty"):
         QualityModel(artifact_dims={"anchored": True, "penalty": {"drop": 0.6}}).anchored()
     on_top = {"on_top": True, "drop": 0.0, "drop_by_artifact": {"noise": 1.0}}

@@ -201,11 +201,26 @@ class QualityModel:
         ``artifact_dims``): each member's target is the score a first fit gives its family's source,
         lowered as an augmented copy's label is (:meth:`aigvqa.augment.AugmentConfig.target`)."""
         value = (self.artifact_dims or {}).get("anchored", False)
+        if isinstance(value, dict):
+            self.anchored_min_severity()
+            value = True
         if not isinstance(value, bool):
-            raise ValueError(f'artifact_dims "anchored" must be true or false, got {value!r}')
+            raise ValueError(f'artifact_dims "anchored" must be true, false or {{"min_severity": s}}, got {value!r}')
         if value and ((self.scores_with_dimensions() and not self.penalty_on_top()) or self._damage_spec()):
             raise ValueError('artifact_dims "anchored" works with no "penalty" (or one "on_top") and no "damage"')
         return value
+
+    def anchored_min_severity(self) -> float:
+        """The least severity of a degraded copy that trains an anchored score (``"anchored":
+        {"min_severity": s}``; 0 with ``true``): fainter copies teach the dimensions only."""
+        value = (self.artifact_dims or {}).get("anchored", False)
+        if not isinstance(value, dict):
+            return 0.0
+        unknown = sorted(set(value) - {"min_severity"})
+        s = value.get("min_severity", 0.0)
+        if unknown or isinstance(s, bool) or not isinstance(s, int | float) or not 0 <= s <= 1:
+            raise ValueError(f'artifact_dims "anchored" takes only "min_severity", a number in [0, 1], got {value!r}')
+        return float(s)
 
     def scores_with_damage(self) -> bool:
         """Whether the score loses the learned damage (``"damage"`` in ``artifact_dims``)."""
