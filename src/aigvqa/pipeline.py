@@ -228,7 +228,8 @@ def _fit(
         model.fit_dimensions(fam_table.subset(fam_rows), artifact, severity, family=family, scale=scale)
     if fam is not None and fam_table is not None and model.anchored():
         faint = np.array([a is not None for a in fam.artifact]) & (fam.severity < model.anchored_min_severity())
-        rows = fam_rows[(fam.source[fam_rows] < 0) & ~faint[fam_rows]]  # the unlabelled clips' members
+        # the unlabelled clips' members, less the copies fainter than "min_severity"
+        rows = fam_rows[(fam.source[fam_rows] < 0) & ~faint[fam_rows]]
         first = QualityModel(**{**model.get_params(), "fallback": False}).fit(table, y, labelled=labelled)
         members = fam_table.subset(rows)
         scores = first.predict(members)
