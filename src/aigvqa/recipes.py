@@ -17,28 +17,64 @@ class RecipeError(ValueError):
     """A recipe that cannot be read or holds unknown or bad settings."""
 
 
+def merge_settings(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    """``base`` with ``override`` laid over it: objects merge key by key (recursively), any other
+    value replaces the base's, and ``null`` removes the setting (the model's default applies)."""
+    out = dict(base)
+    for key, value in override.items():
+        if value is None:
+            out.pop(key, None)
+        elif isinstance(value, dict) and isinstance(out.get(key), dict):
+            out[key] = merge_settings(out[key], value)
+        else:
+            out[key] = value
+    return out
+
+
+def _read_settings(path: Path, where: str, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """A recipe file's settings, comments dropped, laid over its ``"base"`` recipe (a path
+    relative to the file's folder), which may have a base of its own."""
+    try:
+        params = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise RecipeError(f"{where}: file not found") from None
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise RecipeError(f"{where}: not valid JSON ({exc})") from None
+    if not isinstance(params, dict):
+        raise RecipeError(f"{where}: expected a JSON object of model settings")
+    return _with_base(params, path.parent, where, (*chain, path.resolve()))
+
+
+def _with_base(params: dict[str, Any], folder: Path, where: str, chain: tuple[Path, ...]) -> dict[str, Any]:
+    params = {k: v for k, v in params.items() if not k.startswith("_")}
+    base = params.pop("base", None)
+    if base is None:
+        return params
+    if not isinstance(base, str) or not base:
+        raise RecipeError(f"{where}: 'base' must be the path of another recipe, got {base!r}")
+    path = folder / base
+    if path.resolve() in chain:
+        names = " -> ".join(str(p) for p in (*chain, path.resolve()))
+        raise RecipeError(f"{where}: 'base' recipes form a loop ({names})")
+    return merge_settings(_read_settings(path, f"{where}: base {base}", chain), params)
+
+
 def load_recipe(recipe: str | os.PathLike | dict[str, Any] | None) -> dict[str, Any]:
     """:class:`~aigvqa.model.QualityModel` parameters from a JSON recipe file or a dict.
 
-    Keys starting with ``_`` are comments. Unknown keys and bad ``sampling`` / ``augment``
-    settings are reported, naming the file, never passed on.
+    Keys starting with ``_`` are comments. ``"base"`` names another recipe (a path relative to
+    this file's folder; to the working directory for a dict) that this one is laid over: its
+    objects merge key by key, other values replace the base's, and ``null`` removes a setting
+    (:func:`merge_settings`). Unknown keys and bad ``sampling`` / ``augment`` settings are
+    reported, naming the file, never passed on.
     """
     if recipe is None:
         return {}
     where = "recipe" if isinstance(recipe, dict) else f"--config {recipe}"
     if isinstance(recipe, dict):
-        params = dict(recipe)
+        params = _with_base(dict(recipe), Path.cwd(), where, ())
     else:
-        path = Path(recipe)
-        try:
-            params = json.loads(path.read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise RecipeError(f"{where}: file not found") from None
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise RecipeError(f"{where}: not valid JSON ({exc})") from None
-        if not isinstance(params, dict):
-            raise RecipeError(f"{where}: expected a JSON object of model settings")
-    params = {k: v for k, v in params.items() if not k.startswith("_")}
+        params = _read_settings(Path(recipe), where)
     unknown = sorted(set(params) - RECIPE_KEYS)
     if unknown:
         raise RecipeError(f"{where}: unknown settings {', '.join(unknown)}; known: {', '.join(sorted(RECIPE_KEYS))}")

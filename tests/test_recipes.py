@@ -1,0 +1,90 @@
+"""Recipes laid over a base recipe (``"base"``), and the errors a bad one gives."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from aigvqa.recipes import RecipeError, load_recipe, merge_settings
+
+RECIPES = Path(__file__).resolve().parents[1] / "recipes"
+
+
+def _write(path: Path, settings: dict) -> Path:
+    path.write_text(json.dumps(settings), encoding="utf-8")
+    return path
+
+
+def test_a_recipe_over_a_base_changes_only_what_it_names(tmp_path):
+    _write(tmp_path / "base.json", {
+        "_comment": "the base",
+        "features": "video,lexical",
+        "regressor": "blend",
+        "augment": {"copies": 1, "min_severity": 0.2, "scales": [0.5, 2.0]},
+        "artifact_dims": {"penalty": {"deadzone": 0.03, "cap_by_artifact": {"blur": 0.05}}},
+    })  # fmt: skip
+    sub = tmp_path / "variants"
+    sub.mkdir()
+    child = _write(sub / "child.json", {
+        "_comment": "one change",
+        "base": "../base.json",
+        "augment": {"scales": []},
+        "artifact_dims": {"penalty": {"cap_by_artifact": {"flicker": 0.1}}, "anchored": True},
+        "regressor": None,
+    })  # fmt: skip
+    assert load_recipe(child) == {
+        "features": "video,lexical",
+        "augment": {"copies": 1, "min_severity": 0.2, "scales": []},
+        "artifact_dims": {
+            "penalty": {"deadzone": 0.03, "cap_by_artifact": {"blur": 0.05, "flicker": 0.1}},
+            "anchored": True,
+        },
+    }
+
+
+def test_a_dict_recipe_finds_its_base_from_the_working_directory(tmp_path, monkeypatch):
+    _write(tmp_path / "base.json", {"features": "video", "regressor": "ridge"})
+    monkeypatch.chdir(tmp_path)
+    assert load_recipe({"base": "base.json", "regressor": "knn"}) == {"features": "video", "regressor": "knn"}
+
+
+def test_bases_chain_and_the_nearest_wins(tmp_path):
+    _write(tmp_path / "a.json", {"features": "video", "seed": 1, "target": "gt_score"})
+    _write(tmp_path / "b.json", {"base": "a.json", "seed": 2})
+    c = _write(tmp_path / "c.json", {"base": "b.json", "target": "temporal_quality"})
+    assert load_recipe(c) == {"features": "video", "seed": 2, "target": "temporal_quality"}
+
+
+@pytest.mark.parametrize(
+    "files, expected",
+    [
+        ({"r.json": {"base": "missing.json"}}, "base missing.json: file not found"),
+        ({"r.json": {"base": "r.json"}}, "form a loop"),
+        ({"r.json": {"base": "s.json"}, "s.json": {"base": "r.json"}}, "form a loop"),
+        ({"r.json": {"base": 3}}, "'base' must be the path of another recipe"),
+        ({"r.json": {"base": "s.json"}, "s.json": {"colour": 1}}, "unknown settings colour"),
+        ({"r.json": {"base": "s.json"}, "s.json": "[1, 2"}, "base s.json: not valid JSON"),
+    ],
+)
+def test_a_bad_base_is_reported_naming_the_recipe(tmp_path, files, expected):
+    for name, content in files.items():
+        (tmp_path / name).write_text(content if isinstance(content, str) else json.dumps(content), encoding="utf-8")
+    with pytest.raises(RecipeError, match=re.escape(f"--config {tmp_path / 'r.json'}") + ".*" + re.escape(expected)):
+        load_recipe(tmp_path / "r.json")
+
+
+def test_merge_settings_leaves_its_inputs_alone():
+    base = {"artifact_dims": {"penalty": {"deadzone": 0.03}}}
+    merge_settings(base, {"artifact_dims": {"penalty": {"deadzone": 0.01}}})
+    assert base == {"artifact_dims": {"penalty": {"deadzone": 0.03}}}
+
+
+def test_the_anchored_candidate_is_todays_default_plus_anchoring():
+    """A candidate recipe follows the bundled recipe it is measured against: a change to
+    ``default`` reaches it, so its figures compare like with like."""
+    default = load_recipe(RECIPES / "default_model.json")
+    anchored = load_recipe(RECIPES / "anchored_model.json")
+    assert anchored == merge_settings(default, {"artifact_dims": {"anchored": {"min_severity": 0.1}}})
