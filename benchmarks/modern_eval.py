@@ -16,8 +16,10 @@ change| of each invariance, and for every dimension the SROCC between the applie
 estimated severity (pooled over clips, originals at 0) and its median on the originals.
 
     python benchmarks/modern_eval.py [--data ../shared/data/modern] [--model default] [--clips 4]
-        [--frames 48] [--workers 2] [--json out.json] [--per-clip out.npz]
+        [--frames 48] [--workers 2] [--json out.json] [--per-clip out.npz] [--parts]
 
+``--parts`` also prints the figures of each part of the regressor scored alone (the stack's
+blocks and their blend members, before the guard): which part lets an artifact raise a score.
 ``--per-clip`` also saves every video's score, penalty factor and dimensions (clips x copies), for
 ``tools/penalty_offline.py``.
 """
@@ -173,6 +175,11 @@ def run(args: argparse.Namespace) -> dict:
                  dims=dims.reshape(*S.shape, -1), names=np.array(names, dtype=str),
                  artifacts=np.array(model.dims_.artifacts if model.has_dimensions() else [], dtype=str))  # fmt: skip
     out: dict = {"clips": len(entries), "frames": args.frames, "model": str(args.model), **score_figures(S, names)}
+    if getattr(args, "parts", False):  # each block and member of the regressor scored alone
+        out["parts"] = {}
+        for part, p in model.part_predictions(table).items():
+            P = p.reshape(S.shape)  # a part that gives every copy of a clip one score reads no video
+            out["parts"][part] = None if np.all(P == P[:, :1]) else score_figures(P, names)
     if model.has_dimensions():
         k = len(SEVERITIES)
         D = model.dimensions_array(table).reshape(len(entries), len(names), -1)
@@ -211,6 +218,14 @@ def report(out: dict) -> None:
               f"  (targets {PAIR_TARGET}, each {PER_ARTIFACT_TARGET}, first step {FIRST_STEP_TARGET})")  # fmt: skip
     print(f"invariances, median |score change| (target <= {INVARIANCE_TARGET:.2f}): "
           + ", ".join(f"{n} {v:.3f}" for n, v in out["invariances"].items()))  # fmt: skip
+    for part, f in out.get("parts", {}).items():
+        if f is None:
+            print(f"part {part}: the same score for every copy of a clip (reads no video)")
+            continue
+        print(f"part {part} alone: aigvqa artifacts {f['contract_overall']:.3f} / {f['contract_first_step']:.3f}, "
+              f"other code's {f['ext_overall']:.3f} / {f['ext_first_step']:.3f} (pairs / first step)")
+        rates = [*f["contract"].items(), *((f"ext_{e}", v) for e, v in f["ext"].items())]
+        print("  " + "  ".join(f"{a} {v['pairs']:.2f}/{v['first_step']:.2f}" for a, v in rates))
     for a, v in out.get("dims", {}).items():
         extra = (
             f"  within-clip {v['srocc_within_clip']:.3f}  clean median {v['clean_median']:.3f}"
@@ -235,6 +250,8 @@ def main() -> None:
     add_clip_arguments(parser, clips=4)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--per-clip", type=Path, help="also save each video's score, penalty factor and dimensions")
+    parser.add_argument("--parts", action="store_true",
+                        help="also score with each block and blend member of the regressor alone")  # fmt: skip
     args = parser.parse_args()
     if not (args.data / "manifest.json").exists():
         sys.exit(f"{args.data}: no manifest.json (modern clips not found; pass --data)")

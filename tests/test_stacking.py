@@ -322,3 +322,19 @@ def test_an_exclude_pattern_that_matches_nothing_or_everything_is_an_error():
         make_regressor("stack", 0, blocks=every).set_feature_names(names)
     with pytest.raises(ValueError, match="exclude must be a list"):
         make_regressor("stack", 0, blocks=[{"name": "video", "features": "spatial", "exclude": "spatial.a"}])
+
+
+def test_parts_are_each_block_and_member_scored_alone_and_recombine_to_the_score():
+    X, y, names = _wide_and_narrow(150)
+    blocks = [{"name": "temporal", "features": "temporal", "regressor": "blend",
+               "params": {"members": ["ridge", "knn"], "weights": [3.0, 1.0]}},
+              {"name": "backbone", "features": "effnet", "regressor": "ridge"}]  # fmt: skip
+    stack = _stack(names, blocks=blocks).fit(X[:100], y[:100])
+    parts = stack.parts(X[100:])
+    assert list(parts) == ["temporal", "temporal.ridge", "temporal.knn", "backbone"]
+    # a member alone is that member's own model: it differs from the blend it is part of
+    assert not np.allclose(parts["temporal.ridge"], parts["temporal"])
+    assert np.allclose(parts["temporal"], 0.75 * parts["temporal.ridge"] + 0.25 * parts["temporal.knn"])
+    together = stack.intercept + np.column_stack([parts["temporal"], parts["backbone"]]) @ stack.weights
+    assert np.allclose(together, stack.predict(X[100:]))
+    assert make_regressor("ridge").fit(X[:100], y[:100]).parts(X[100:]) == {}

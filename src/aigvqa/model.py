@@ -408,6 +408,14 @@ class QualityModel:
         see :func:`soft_bound`); failed rows get the fallback score."""
         return soft_bound(self.predict_raw(table), *self.target_range_)
 
+    def part_predictions(self, table: FeatureTable) -> dict[str, np.ndarray]:
+        """What each model inside the regressor scores every row alone (a ``stack``'s blocks, a
+        ``blend``'s members, e.g. ``"video.lightgbm"``), before any guard; empty for a single
+        regressor. A diagnostic: which part moves a score (``benchmarks/modern_eval.py --parts``)."""
+        if table.names != self.feature_names_:
+            raise ModelError("feature columns differ from those the model was trained on")
+        return self.regressor_.parts(self._q_values(table), table.sequences)
+
     def predict_raw(self, table: FeatureTable) -> np.ndarray:
         """The regressor's scores before bounding (what :meth:`explain` attributes)."""
         if table.names != self.feature_names_:

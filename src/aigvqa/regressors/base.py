@@ -93,6 +93,12 @@ class Regressor(ABC):
     def importances(self, names: list[str]) -> dict[str, float]:
         return {}
 
+    def parts(self, X: np.ndarray, sequences: Sequences = None) -> dict[str, np.ndarray]:
+        """The predictions of the models this one combines, by name (a ``blend``'s members, a
+        ``stack``'s blocks and their parts as ``block.member``), each as that model alone would
+        score the rows; empty for a single model."""
+        return {}
+
     def contributions(self, X: np.ndarray, sequences: Sequences = None) -> np.ndarray:
         """Per-row additive explanation, shape (n, d + 1): one column per feature plus a last
         "baseline" column; each row sums to the prediction. Models that cannot attribute

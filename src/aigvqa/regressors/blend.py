@@ -72,6 +72,14 @@ class BlendRegressor(Regressor):
     def predict(self, X: np.ndarray, sequences: Sequences = None) -> np.ndarray:
         return np.average([m.predict(X, sequences) for m in self.models], axis=0, weights=self.weights)
 
+    def parts(self, X: np.ndarray, sequences: Sequences = None) -> dict[str, np.ndarray]:
+        """Each member's own prediction, by its name (and its own parts as ``member.part``)."""
+        out: dict[str, np.ndarray] = {}
+        for name, model in zip(self.members, self.models, strict=True):
+            out[name] = np.asarray(model.predict(X, sequences), dtype=float)
+            out.update({f"{name}.{k}": v for k, v in model.parts(X, sequences).items()})
+        return out
+
     def save(self, directory: Path, stem: str) -> None:
         for i, model in enumerate(self.models):
             model.save(directory, f"{stem}.{i}")

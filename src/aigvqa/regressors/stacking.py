@@ -459,6 +459,17 @@ class StackingRegressor(Regressor):
         _, shares = self._shares(self._block_predictions(X, sequences), self.familiarities(X, sequences))
         return dict(zip(self.block_names(), shares.T, strict=True))
 
+    def parts(self, X: np.ndarray, sequences: Sequences = None) -> dict[str, np.ndarray]:
+        """Each block model's own prediction on its columns, by block name (before its weight,
+        familiarity and bounds; a row without the block's input still gets one), and its parts
+        as ``block.part``."""
+        out: dict[str, np.ndarray] = {}
+        for k, (name, model, cols) in enumerate(zip(self.block_names(), self.models, self.columns, strict=True)):
+            seqs = self._block_sequences(k, sequences)
+            out[name] = np.asarray(model.predict(X[:, cols], seqs), dtype=float)
+            out.update({f"{name}.{p}": v for p, v in model.parts(X[:, cols], seqs).items()})
+        return out
+
     def block_baseline(self) -> float:
         return float(self.intercept + self.centres @ self.weights)
 
