@@ -11,13 +11,18 @@ trained on), each clip's first ``--frames`` frames written losslessly as its ori
   (visually lossless), the first 60% of the clip, and H.264 CRF 12 in Matroska and VP9 CRF 12 in
   WebM (a user converting an MP4 at high quality).
 
-Prints the ordered pairs that hold (overall, per artifact, original > mildest), the median |score
-change| of each invariance, and for every dimension the SROCC between the applied and the
+Prints the ordered pairs that hold (overall, per artifact, original > mildest), with a 90%
+interval of the overall figures over the clips drawn (a bootstrap), the median |score change| of
+each invariance, and for every dimension the SROCC between the applied and the
 estimated severity (pooled over clips, originals at 0) and its median on the originals.
 
     python benchmarks/modern_eval.py [--data ../shared/data/modern] [--model default] [--clips 4]
         [--frames 48] [--workers 2] [--json out.json] [--per-clip out.npz] [--parts]
+        [--baseline MODEL]
 
+``--baseline MODEL`` scores a second model on the same videos and prints the paired differences
+of the overall figures, with their 90% intervals over the clips drawn: a candidate's gain is read
+from these, not from two figures that each move with the clips.
 ``--parts`` also prints the figures of each part of the regressor scored alone (the stack's
 blocks and their blend members, before the guard): which part lets an artifact raise a score.
 ``--per-clip`` also saves every video's score, penalty factor and dimensions (clips x copies), for
@@ -158,6 +163,28 @@ def score_figures(S: np.ndarray, names: list[str]) -> dict:
     return out
 
 
+INTERVAL_KEYS = ("contract_overall", "contract_first_step", "ext_overall", "ext_first_step")
+
+
+def clip_intervals(
+    S: np.ndarray, names: list[str], baseline: np.ndarray | None = None, draws: int = 1000, seed: int = 0
+) -> dict[str, list[float]]:
+    """90% intervals of the overall figures (pairs and first step, aigvqa's and other code's
+    artifacts) over the clips: the figures of ``draws`` seeded resamples of the clips (rows of
+    ``S``), with replacement; how far a figure on this many clips moves with the clips drawn. With
+    ``baseline`` (another model's scores of the same videos), the intervals of the difference
+    ``S``'s figure minus the baseline's on the same resamples."""
+    rng = np.random.default_rng(seed)
+    samples = []
+    for _ in range(draws):
+        rows = rng.integers(0, len(S), len(S))
+        f = score_figures(S[rows], names)
+        f0 = score_figures(baseline[rows], names) if baseline is not None else dict.fromkeys(INTERVAL_KEYS, 0.0)
+        samples.append([f[k] - f0[k] for k in INTERVAL_KEYS])
+    values = np.array(samples)
+    return {k: np.percentile(values[:, i], [5, 95]).round(3).tolist() for i, k in enumerate(INTERVAL_KEYS)}
+
+
 def run(args: argparse.Namespace) -> dict:
     entries = select(args.data, args.clips)
     cache = FeatureCache()
@@ -175,6 +202,14 @@ def run(args: argparse.Namespace) -> dict:
                  dims=dims.reshape(*S.shape, -1), names=np.array(names, dtype=str),
                  artifacts=np.array(model.dims_.artifacts if model.has_dimensions() else [], dtype=str))  # fmt: skip
     out: dict = {"clips": len(entries), "frames": args.frames, "model": str(args.model), **score_figures(S, names)}
+    out["intervals"] = clip_intervals(S, names)
+    if getattr(args, "baseline", None):  # a second model on the same videos: paired differences
+        base = QualityModel.load(resolve_model(str(args.baseline)))
+        B = predict(base, items, opts)[0].reshape(S.shape)
+        figures = score_figures(B, names)
+        out["baseline"] = {"model": str(args.baseline), **{k: figures[k] for k in INTERVAL_KEYS},
+                           "difference": {k: out[k] - figures[k] for k in INTERVAL_KEYS},
+                           "difference_intervals": clip_intervals(S, names, baseline=B)}  # fmt: skip
     if getattr(args, "parts", False):  # each block and member of the regressor scored alone
         out["parts"] = {}
         for part, p in model.part_predictions(table).items():
@@ -216,6 +251,15 @@ def report(out: dict) -> None:
             print(f"  {a:<12} {v['pairs']:.3f}  {v['first_step']:.3f}  {v['mean']}")
         print(f"  overall      {out[key + '_overall']:.3f}  {out[key + '_first_step']:.3f}"
               f"  (targets {PAIR_TARGET}, each {PER_ARTIFACT_TARGET}, first step {FIRST_STEP_TARGET})")  # fmt: skip
+        if "intervals" in out:
+            (p0, p1), (f0, f1) = out["intervals"][f"{key}_overall"], out["intervals"][f"{key}_first_step"]
+            print(f"  90% interval over the clips drawn: pairs {p0:.3f}-{p1:.3f}, first step {f0:.3f}-{f1:.3f}")
+    if "baseline" in out:
+        b = out["baseline"]
+        print(f"against {b['model']} on the same videos (difference, 90% interval over the clips drawn):")
+        for k in INTERVAL_KEYS:
+            lo, hi = b["difference_intervals"][k]
+            print(f"  {k:<20} {out[k]:.3f} vs {b[k]:.3f}: {b['difference'][k]:+.3f} ({lo:+.3f} to {hi:+.3f})")
     print(f"invariances, median |score change| (target <= {INVARIANCE_TARGET:.2f}): "
           + ", ".join(f"{n} {v:.3f}" for n, v in out["invariances"].items()))  # fmt: skip
     for part, f in out.get("parts", {}).items():
@@ -250,6 +294,7 @@ def main() -> None:
     add_clip_arguments(parser, clips=4)
     parser.add_argument("--json", type=Path)
     parser.add_argument("--per-clip", type=Path, help="also save each video's score, penalty factor and dimensions")
+    parser.add_argument("--baseline", help="a second model (name or directory) scored on the same videos")
     parser.add_argument("--parts", action="store_true",
                         help="also score with each block and blend member of the regressor alone")  # fmt: skip
     args = parser.parse_args()
