@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 from pathlib import Path
@@ -88,3 +89,31 @@ def test_the_anchored_candidate_is_todays_default_plus_anchoring():
     default = load_recipe(RECIPES / "default_model.json")
     anchored = load_recipe(RECIPES / "anchored_model.json")
     assert anchored == merge_settings(default, {"artifact_dims": {"anchored": {"min_severity": 0.1}}})
+
+
+def test_a_stacks_blocks_merge_by_name_and_other_lists_are_replaced(tmp_path):
+    video = {"name": "video", "features": "video", "regressor": "blend", "exclude": ["spatial.a", "spatial.b"]}
+    prompt = {"name": "prompt", "features": "lexical", "regressor": "blend"}
+    _write(tmp_path / "base.json", {"regressor": "stack", "regressor_params": {"blocks": [video, prompt]},
+                                    "augment": {"scales": [0.5, 2.0]}})  # fmt: skip
+    child = _write(tmp_path / "child.json", {
+        "base": "base.json",
+        "regressor_params": {"blocks": [
+            {"name": "extra", "features": "codec"},
+            {"name": "video", "params": {"weights": [1.0, 1.0, 0.5]}, "exclude": ["spatial.c"]},
+        ]},
+        "augment": {"scales": [0.5]},
+    })  # fmt: skip
+    blocks = load_recipe(child)["regressor_params"]["blocks"]
+    assert [b["name"] for b in blocks] == ["video", "prompt", "extra"]  # the base's order, new ones last
+    assert blocks[0] == {**video, "params": {"weights": [1.0, 1.0, 0.5]}, "exclude": ["spatial.c"]}
+    assert blocks[1] == prompt
+    assert load_recipe(child)["augment"] == {"scales": [0.5]}
+
+
+def test_the_half_trees_candidate_changes_only_the_video_blocks_weights():
+    expected = copy.deepcopy(load_recipe(RECIPES / "default_model.json"))
+    video = expected["regressor_params"]["blocks"][0]
+    assert video["name"] == "video"
+    video.setdefault("params", {})["weights"] = [1.0, 1.0, 0.5]
+    assert load_recipe(RECIPES / "half_trees_model.json") == expected

@@ -17,15 +17,26 @@ class RecipeError(ValueError):
     """A recipe that cannot be read or holds unknown or bad settings."""
 
 
+def _named(value: Any) -> bool:
+    """A list of objects that each carry a ``"name"`` (a stack's blocks)."""
+    return isinstance(value, list) and bool(value) and all(isinstance(v, dict) and "name" in v for v in value)
+
+
 def merge_settings(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
-    """``base`` with ``override`` laid over it: objects merge key by key (recursively), any other
-    value replaces the base's, and ``null`` removes the setting (the model's default applies)."""
+    """``base`` with ``override`` laid over it: objects merge key by key (recursively), lists of
+    named objects (a stack's ``blocks``) merge object by ``"name"`` (the base's order kept, new
+    names added at the end), any other value replaces the base's, and ``null`` removes the setting
+    (the model's default applies)."""
     out = dict(base)
     for key, value in override.items():
         if value is None:
             out.pop(key, None)
         elif isinstance(value, dict) and isinstance(out.get(key), dict):
             out[key] = merge_settings(out[key], value)
+        elif _named(value) and _named(out.get(key)):
+            given = {v["name"]: v for v in value}
+            merged = [merge_settings(b, given.pop(b["name"])) if b["name"] in given else b for b in out[key]]
+            out[key] = merged + [v for v in value if v["name"] in given]
         else:
             out[key] = value
     return out
@@ -64,8 +75,8 @@ def load_recipe(recipe: str | os.PathLike | dict[str, Any] | None) -> dict[str, 
 
     Keys starting with ``_`` are comments. ``"base"`` names another recipe (a path relative to
     this file's folder; to the working directory for a dict) that this one is laid over: its
-    objects merge key by key, other values replace the base's, and ``null`` removes a setting
-    (:func:`merge_settings`). Unknown keys and bad ``sampling`` / ``augment`` settings are
+    objects merge key by key, a stack's blocks by name, other values replace the base's, and
+    ``null`` removes a setting (:func:`merge_settings`). Unknown keys and bad ``sampling`` / ``augment`` settings are
     reported, naming the file, never passed on.
     """
     if recipe is None:
