@@ -205,7 +205,7 @@ def run(args: argparse.Namespace) -> dict:
     out["intervals"] = clip_intervals(S, names)
     if getattr(args, "baseline", None):  # a second model on the same videos: paired differences
         base = QualityModel.load(resolve_model(str(args.baseline)))
-        B = predict(base, items, opts)[0].reshape(S.shape)
+        B = predict(base, items, opts)[0].reshape(S.shape)  # its own extractor settings: features from the cache
         figures = score_figures(B, names)
         out["baseline"] = {"model": str(args.baseline), **{k: figures[k] for k in INTERVAL_KEYS},
                            "difference": {k: out[k] - figures[k] for k in INTERVAL_KEYS},

@@ -412,14 +412,16 @@ class QualityModel:
         """What each model inside the regressor scores every row alone (a ``stack``'s blocks, a
         ``blend``'s members, e.g. ``"video.lightgbm"``), before any guard; empty for a single
         regressor. A diagnostic: which part moves a score (``benchmarks/modern_eval.py --parts``)."""
+        self._check_columns(table)
+        return self.regressor_.parts(self._q_values(table), table.sequences)
+
+    def _check_columns(self, table: FeatureTable) -> None:
         if table.names != self.feature_names_:
             raise ModelError("feature columns differ from those the model was trained on")
-        return self.regressor_.parts(self._q_values(table), table.sequences)
 
     def predict_raw(self, table: FeatureTable) -> np.ndarray:
         """The regressor's scores before bounding (what :meth:`explain` attributes)."""
-        if table.names != self.feature_names_:
-            raise ModelError("feature columns differ from those the model was trained on")
+        self._check_columns(table)
         scores = np.asarray(self.regressor_.predict(self._q_values(table), sequences=table.sequences), dtype=float)
         if self._penalty() is not None:  # monotone decreasing in every artifact dimension
             floor = self._floor()

@@ -76,8 +76,8 @@ def load_recipe(recipe: str | os.PathLike | dict[str, Any] | None) -> dict[str, 
     Keys starting with ``_`` are comments. ``"base"`` names another recipe (a path relative to
     this file's folder; to the working directory for a dict) that this one is laid over: its
     objects merge key by key, a stack's blocks by name, other values replace the base's, and
-    ``null`` removes a setting (:func:`merge_settings`). Unknown keys and bad ``sampling`` / ``augment`` settings are
-    reported, naming the file, never passed on.
+    ``null`` removes a setting (:func:`merge_settings`). Unknown keys and bad ``sampling`` /
+    ``augment`` settings are reported, naming the file, never passed on.
     """
     if recipe is None:
         return {}

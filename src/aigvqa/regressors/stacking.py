@@ -414,12 +414,14 @@ class StackingRegressor(Regressor):
                 mask[:, k] = X[:, column] == 0
         return mask
 
+    def _block_inputs(self, X: np.ndarray, sequences: Sequences) -> list[tuple[Regressor, np.ndarray, Sequences]]:
+        """Each block's model with its columns of ``X`` and its sequences."""
+        return [(m, X[:, cols], self._block_sequences(k, sequences))
+                for k, (m, cols) in enumerate(zip(self.models, self.columns, strict=True))]  # fmt: skip
+
     def _block_predictions(self, X: np.ndarray, sequences: Sequences) -> np.ndarray:
         """Each block's prediction of each row; a block whose input is absent gives its centre."""
-        P = np.column_stack(
-            [m.predict(X[:, cols], self._block_sequences(k, sequences))
-             for k, (m, cols) in enumerate(zip(self.models, self.columns, strict=True))]
-        )  # fmt: skip
+        P = np.column_stack([m.predict(Xk, s) for m, Xk, s in self._block_inputs(X, sequences)])
         return np.where(self._absent(X), self.centres, P)
 
     def _bounds(self) -> list[float | None]:
@@ -464,10 +466,9 @@ class StackingRegressor(Regressor):
         familiarity and bounds; a row without the block's input still gets one), and its parts
         as ``block.part``."""
         out: dict[str, np.ndarray] = {}
-        for k, (name, model, cols) in enumerate(zip(self.block_names(), self.models, self.columns, strict=True)):
-            seqs = self._block_sequences(k, sequences)
-            out[name] = np.asarray(model.predict(X[:, cols], seqs), dtype=float)
-            out.update({f"{name}.{p}": v for p, v in model.parts(X[:, cols], seqs).items()})
+        for name, (model, Xk, seqs) in zip(self.block_names(), self._block_inputs(X, sequences), strict=True):
+            out[name] = np.asarray(model.predict(Xk, seqs), dtype=float)
+            out.update({f"{name}.{p}": v for p, v in model.parts(Xk, seqs).items()})
         return out
 
     def block_baseline(self) -> float:
