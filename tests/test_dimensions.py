@@ -302,3 +302,58 @@ def test_a_penalty_cap_makes_a_trace_cost_and_leaves_more_to_the_content_part():
     for bad in ({"noise": 0.0}, {"noise": 1.5}, {"nosie": 0.1}, {"noise": True}):
         with pytest.raises(ValueError, match="cap_by_artifact"):
             _penalised_model(table, arts, sev, y, {**pen, "cap_by_artifact": bad})
+
+
+def _with_qp(table: FeatureTable, qp: np.ndarray) -> FeatureTable:
+    return FeatureTable([*table.names, "bitstream.bs_h264_qp"], np.column_stack([table.values, qp]), {}, {})
+
+
+DIRECT = {"compression": {"feature": "bitstream.bs_h264_qp", "zero": 28, "one": 51}}
+
+
+def test_a_direct_reading_joins_its_dimension_and_alone_prices_it():
+    """``"direct"``: an artifact read straight from one measure (an H.264 file's quantiser for
+    compression). The dimension shows the larger of it and the learned estimate; the penalty reads it
+    alone, so what the learned estimate reads costs nothing and a coarser file always scores lower."""
+    table, arts, sev = _families()
+    rng = np.random.default_rng(1)
+    qp = rng.uniform(10, 51, len(arts))
+    qp[::5] = np.nan  # e.g. a GIF: no quantiser
+    table = _with_qp(table, qp)
+    y = 3.0 + table.values[:, -2]
+    k = ARTIFACTS.index("compression")
+    pen = {"on_top": True, "drop": 0.0, "drop_by_artifact": {"compression": 1.0},
+           "deadzone_by_artifact": {"compression": 0.0}}  # fmt: skip
+    dims = {"params": {"n_estimators": 40}, "penalty": pen}
+    features = "spatial,temporal,lexical,bitstream"
+    direct = QualityModel(features=features, regressor="ridge", artifact_dims={**dims, "direct": DIRECT})
+    direct = direct.fit_dimensions(table, arts, sev).fit(table, y)
+    learned = QualityModel(features=features, regressor="ridge", artifact_dims=dims)
+    learned = learned.fit_dimensions(table, arts, sev).fit(table, y)
+    reading = np.clip((qp - 28) / 23, 0, 1)
+    d_learned = learned.dimensions_array(table)[:, k]
+    shown = direct.dimensions_array(table)[:, k]
+    np.testing.assert_allclose(shown, np.where(np.isnan(qp), d_learned, np.maximum(d_learned, reading)), rtol=1e-12)
+    q = QualityModel(features="spatial,temporal,lexical,bitstream", regressor="ridge").fit(table, y).predict_raw(table)
+    np.testing.assert_allclose(direct.predict_raw(table), 1 + (q - 1) * (1 - np.nan_to_num(reading)), rtol=1e-9)
+    assert np.all(direct.predict_raw(table)[qp > 29] < q[qp > 29])  # a coarse file costs
+    np.testing.assert_allclose(direct.predict_raw(table)[~(qp > 28)], q[~(qp > 28)], rtol=1e-12)  # fine or none: free
+
+
+@pytest.mark.parametrize(
+    "bad, match",
+    [
+        ({"compresion": DIRECT["compression"]}, "not one of"),
+        ({"compression": {**DIRECT["compression"], "feature": "bitstream.nothere"}}, "not among the model's columns"),
+        ({"compression": {**DIRECT["compression"], "one": 28}}, "two different numbers"),
+        ({"compression": {"feature": "bitstream.bs_h264_qp"}}, '"zero": number'),
+        (["compression"], "must map artifacts"),
+    ],
+)
+def test_a_bad_direct_reading_is_named_before_any_fitting(bad, match):
+    table, arts, sev = _families()
+    table = _with_qp(table, np.full(len(arts), 30.0))
+    model = QualityModel(features="spatial,temporal,lexical,bitstream", regressor="ridge",
+                         artifact_dims={"params": {"n_estimators": 40}, "direct": bad})  # fmt: skip
+    with pytest.raises(ValueError, match=match):
+        model.fit_dimensions(table, arts, sev)

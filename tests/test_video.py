@@ -249,3 +249,53 @@ def test_prefetched_frames_keep_order_raise_in_the_reader_and_stop_early():
     reader.close()  # the decoding thread stops and is joined: nothing runs on after it
     count = len(produced)
     assert count <= 5 and not [t for t in threading.enumerate() if t.name == "aigvqa-decode"]
+
+
+def _textured(n: int, width: int, height: int, seed: int = 0) -> np.ndarray:
+    """Moving noise texture: costly to code, so the quantiser shows in the file."""
+    rng = np.random.default_rng(seed)
+    base = rng.integers(0, 256, (height, width + n, 3), dtype=np.uint8)
+    return np.stack([base[:, i : i + width] for i in range(n)])
+
+
+def _x264(path: Path, frames: np.ndarray, options: dict[str, str]) -> Path:
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=10)
+        stream.height, stream.width = frames.shape[1:3]
+        stream.pix_fmt = "yuv420p"
+        stream.options = options
+        for frame in frames:
+            container.mux(stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")))
+        container.mux(stream.encode())
+    return path
+
+
+def test_an_h264_file_tells_how_coarsely_it_was_quantised(tmp_path, clips, monkeypatch):
+    """``coding_qp``: the mean quantiser H.264 coded the frames with (read, not guessed from the
+    pixels), the same on every read and with any number of decoder threads; None for other codecs."""
+    import aigvqa.threads as threads
+
+    frames = _textured(12, 96, 64)
+    fine = _x264(tmp_path / "fine.mp4", frames, {"qp": "18"})
+    coarse = _x264(tmp_path / "coarse.mp4", frames, {"qp": "40"})
+    q_fine, q_coarse = read_clip(fine).info.coding_qp, read_clip(coarse).info.coding_qp
+    assert 14 <= q_fine <= 24 and 36 <= q_coarse <= 46, (q_fine, q_coarse)
+    assert probe(coarse).coding_qp == q_coarse
+    monkeypatch.setattr(threads, "available_cores", lambda: 8)
+    for cores in (1, 3):
+        threads.set_worker_cores(cores)
+        assert read_clip(coarse).info.coding_qp == q_coarse
+    threads.set_worker_cores(0)
+    for codec in ("gif", "libvpx-vp9"):
+        assert read_clip(clips[codec]).info.coding_qp is None
+
+
+def test_the_bitstream_extractor_reads_the_quantiser_and_nan_without_one(tmp_path):
+    from aigvqa.features.bitstream import BitstreamCoding
+    from aigvqa.video import clip_from_frames
+
+    frames = _textured(12, 96, 64)
+    path = _x264(tmp_path / "c.mp4", frames, {"qp": "34"})
+    clip = read_clip(path)
+    assert BitstreamCoding().extract(clip, "")["bs_h264_qp"] == clip.info.coding_qp
+    assert np.isnan(BitstreamCoding().extract(clip_from_frames(frames, 10.0), "")["bs_h264_qp"])

@@ -107,6 +107,38 @@ class DimensionModel:
         return model
 
 
+def check_direct(spec: Any, names: list[str], artifacts: tuple[str, ...] = ARTIFACTS) -> dict[str, dict[str, Any]]:
+    """An ``artifact_dims`` ``"direct"`` setting, checked: ``{artifact: {"feature": column, "zero":
+    value read as 0, "one": value read as 1}}``, each column among ``names``."""
+    if not isinstance(spec, dict):
+        raise ValueError(f'artifact_dims "direct" must map artifacts to readings, got {spec!r}')
+    for a, r in spec.items():
+        where = f'artifact_dims "direct"[{a!r}]'
+        if a not in artifacts:
+            raise ValueError(f"{where}: not one of {', '.join(artifacts)}")
+        if not isinstance(r, dict) or set(r) != {"feature", "zero", "one"}:
+            raise ValueError(f'{where} must be {{"feature": column, "zero": number, "one": number}}, got {r!r}')
+        if r["feature"] not in names:
+            raise ValueError(f"{where}: feature {r['feature']!r} is not among the model's columns "
+                             "(add its extractor to the recipe's features)")  # fmt: skip
+        if not all(isinstance(r[k], (int, float)) for k in ("zero", "one")) or r["zero"] == r["one"]:
+            got = f"{r['zero']!r}, {r['one']!r}"
+            raise ValueError(f'{where}: "zero" and "one" must be two different numbers, got {got}')
+    return spec
+
+
+def direct_readings(spec: dict[str, dict[str, Any]], X: np.ndarray, names: list[str],
+                    artifacts: tuple[str, ...] = ARTIFACTS) -> np.ndarray:  # fmt: skip
+    """(n, artifacts) readings taken straight from one measure each (:func:`check_direct`): the
+    measure rescaled so that ``zero`` reads 0 and ``one`` reads 1, clipped to [0, 1]; NaN for
+    artifacts without one and where the measure is missing (e.g. H.264's quantiser on a GIF)."""
+    out = np.full((len(X), len(artifacts)), np.nan)
+    for a, r in spec.items():
+        x = np.asarray(X, dtype=float)[:, names.index(r["feature"])]
+        out[:, artifacts.index(a)] = np.clip((x - r["zero"]) / (r["one"] - r["zero"]), 0.0, 1.0)
+    return out
+
+
 def drop_factors(spec: dict[str, Any] | None, artifacts: tuple[str, ...] = ARTIFACTS) -> dict[str, float]:
     """Each artifact's share of the headroom at severity 1 under a ``"penalty"``-like setting:
     its own in ``drop_by_artifact``, else ``drop`` (0.6 when absent)."""

@@ -25,6 +25,8 @@ from aigvqa.dimensions import (
     DimensionModel,
     artifact_costs,
     as_dicts,
+    check_direct,
+    direct_readings,
     drop_factors,
     penalised_dims,
     penalty_caps,
@@ -171,6 +173,8 @@ class QualityModel:
         params = (self.artifact_dims or {}).get("params")
         arts = [a for a, k in zip(artifact, ok, strict=True) if k]
         sev = np.asarray(severity, dtype=float)[ok]
+        if (self.artifact_dims or {}).get("direct"):  # checked before any fitting
+            check_direct(self.artifact_dims["direct"], table.names)
         self.dims_ = DimensionModel(params=params, seed=self.seed).fit(table.values[ok], table.names, arts, sev)
         if spec is not None:
             fams = [f for f, k in zip(family, ok, strict=True) if k]
@@ -258,7 +262,18 @@ class QualityModel:
                 'this model has no artifact dimensions; train it with a recipe that has "artifact_dims" '
                 "(e.g. the bundled 'default')"
             )
-        return self.dims_.predict(table.values, table.names)
+        learned = self.dims_.predict(table.values, table.names)
+        direct = self._direct_readings(table)
+        return learned if direct is None else np.fmax(learned, direct)
+
+    def _direct_readings(self, table: FeatureTable) -> np.ndarray | None:
+        """Readings taken straight from one measure (``"direct"`` in ``artifact_dims``, e.g. the
+        compression of an H.264 file from its quantiser), NaN where none; None without any."""
+        spec = (self.artifact_dims or {}).get("direct")
+        if not spec:
+            return None
+        return direct_readings(check_direct(spec, table.names, self.dims_.artifacts), table.values, table.names,
+                               self.dims_.artifacts)  # fmt: skip
 
     def dimensions_array(self, table: FeatureTable) -> np.ndarray:
         """(n, artifacts) estimates in [0, 1]; failed rows are NaN."""
@@ -295,8 +310,15 @@ class QualityModel:
         own in ``"deadzone_by_artifact"``) a reading up to ``t`` (what clean clips may read) costs
         nothing, and above it ``(d - t) / (1 - t)``; with
         ``"cap_by_artifact"`` an artifact's reading counts up to its cap (a trace costs, more of
-        it is left to the content part, which learned strong artifacts from the augmented copies)."""
-        return penalised_dims(self._dims_array(table), self._penalty(), self.dims_.artifacts)
+        it is left to the content part, which learned strong artifacts from the augmented copies).
+        An artifact with a ``"direct"`` reading is priced by that reading alone (0 where it is
+        missing): its learned estimate, which other artifacts can lower, costs nothing."""
+        dims = self.dims_.predict(table.values, table.names)
+        direct = self._direct_readings(table)
+        if direct is not None:  # an artifact with a direct reading is priced by it alone
+            own = [a in self.artifact_dims["direct"] for a in self.dims_.artifacts]
+            dims[:, own] = np.nan_to_num(direct[:, own], nan=0.0)
+        return penalised_dims(dims, self._penalty(), self.dims_.artifacts)
 
     def penalty_factors(self, table: FeatureTable) -> np.ndarray:
         """``prod_a (1 - w_a d_a)`` per row (1 where the model has no penalty or the video failed)."""

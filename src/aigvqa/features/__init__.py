@@ -8,6 +8,7 @@ from __future__ import annotations
 
 # importing a module registers its extractors; none of them imports torch at import time
 from aigvqa.features import (  # noqa: F401
+    bitstream,
     codec,
     colour,
     deep,
