@@ -11,10 +11,13 @@ frames at most 512 pixels a side, and for each original rate (``--rates``, CRF) 
 - the original: those frames coded at that rate;
 - other code's six artifacts (``ext_degrade.py``) at four strengths, applied to the original's
   decoded frames and written at CRF 23;
-- the original's frames coded at CRF 30, 35 and 40 as the file itself (a low bitrate).
+- the original decoded and coded again at CRF 30, 35 and 40 as the file itself (a user
+  compressing it harder).
 
 It prints, for each original rate, the share of ordered pairs that hold (original best, then by
-strength) and how often the mildest copy scores below the original, per artifact and overall.
+strength) and how often the mildest copy scores below the original, per artifact and overall,
+and the SROCC between each copy's strength and the dimension it should raise (what
+``aigvqa score --dims`` shows), pooled over clips and within each clip.
 A copy written at a finer rate than a coarsely coded original is where a reading of the file's
 own coding (the ``bitstream`` extractor) could raise a score. ``--baseline MODEL`` prints a
 second model's figures on the same files beside them; ``--per-clip`` saves every file's score
@@ -32,6 +35,7 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ext_degrade  # noqa: E402
@@ -48,7 +52,7 @@ from aigvqa.video import probe  # noqa: E402
 from aigvqa.zoo import resolve_model  # noqa: E402
 
 USER_CRF = 23  # libx264's default rate: what a script writing MP4s gives
-LOW_RATES = (30, 35, 40)  # the original's frames coded coarsely as the file itself
+LOW_RATES = (30, 35, 40)  # the original decoded and coded again, coarsely, as the file itself
 MAX_SIDE = 512
 X264 = {"preset": "medium", "threads": "1", "flags": "+bitexact", **X264_C_CODE}  # the same file every run
 _SEED = 20261207
@@ -57,7 +61,7 @@ _SEED = 20261207
 def names() -> list[str]:
     """The files of one clip at one original rate, the original first."""
     ext = [f"ext_{e}@{k}" for e in ext_degrade.DEGRADERS for k in range(ext_degrade.LEVELS)]
-    return ["original", *ext, *(f"file_crf{r}" for r in LOW_RATES)]
+    return ["original", *ext, *(f"recoded_crf{r}" for r in LOW_RATES)]
 
 
 def _small(frames: list[np.ndarray]) -> list[np.ndarray]:
@@ -76,17 +80,19 @@ def make_files(entry: dict, data: Path, root: Path, frames_n: int, rate: int) ->
     if all(p.exists() for p in paths.values()):
         return {n: str(p) for n, p in paths.items()}
     frames, fps = read_head(src, frames_n)
-    frames = _small(frames)
-    encode(paths["original"], frames, fps, "libx264", {**X264, "crf": str(rate)})
+    if not paths["original"].exists():
+        encode(paths["original"], _small(frames), fps, "libx264", {**X264, "crf": str(rate)})
     coded, _ = read_head(paths["original"], frames_n)  # what a user's script decodes
     for n, p in paths.items():
+        if p.exists():
+            continue
         if n.startswith("ext_"):
             e, k = n[4:].split("@")
             seed = stable_seed(_SEED, entry["video"], e)
             copy = ext_degrade.DEGRADERS[e](coded, fps, int(k), seed)
             encode(p, copy, fps, "libx264", {**X264, "crf": str(USER_CRF)})
-        elif n.startswith("file_crf"):
-            encode(p, frames, fps, "libx264", {**X264, "crf": n[len("file_crf"):]})
+        elif n.startswith("recoded_crf"):
+            encode(p, coded, fps, "libx264", {**X264, "crf": n.removeprefix("recoded_crf")})
     return {n: str(p) for n, p in paths.items()}
 
 
@@ -97,16 +103,37 @@ def figures(S: np.ndarray) -> dict[str, tuple[float, float]]:
     for e in ext_degrade.DEGRADERS:
         levels = [col[f"ext_{e}@{k}"] for k in range(ext_degrade.LEVELS)]
         out[e] = pair_rates(np.column_stack([col["original"], *levels]))
-    out["file_lowrate"] = pair_rates(np.column_stack([col["original"]] + [col[f"file_crf{r}"] for r in LOW_RATES]))
+    out["recoded"] = pair_rates(np.column_stack([col["original"]] + [col[f"recoded_crf{r}"] for r in LOW_RATES]))
     out["overall"] = tuple(float(np.mean([v[i] for v in out.values()])) for i in (0, 1))
     return out
 
 
-def score(model_name: str, items: list[Item], workers: int) -> np.ndarray:
+def dimension_srocc(D: np.ndarray, artifacts: list[str]) -> dict[str, tuple[float, float]]:
+    """Per copy kind, the SROCC between its strength (the original at 0) and the dimension it
+    should raise (``ext_degrade.DIMENSION``; compression for the recoded files), pooled over the
+    clips and the mean within each clip, from dimensions (clips x :func:`names` x ``artifacts``)."""
+    col = {n: j for j, n in enumerate(names())}
+    kinds = {e: [f"ext_{e}@{k}" for k in range(ext_degrade.LEVELS)] for e in ext_degrade.DEGRADERS}
+    kinds["recoded"] = [f"recoded_crf{r}" for r in LOW_RATES]
+    out = {}
+    for kind, copies in kinds.items():
+        a = artifacts.index(ext_degrade.DIMENSION.get(kind, "compression"))
+        levels = D[:, [col["original"]] + [col[c] for c in copies], a]
+        strength = np.arange(levels.shape[1])
+        pooled = stats.spearmanr(np.tile(strength, len(levels)), levels.ravel())[0]
+        within = np.nanmean([stats.spearmanr(strength, row)[0] if np.ptp(row) > 0 else np.nan for row in levels])
+        out[kind] = (float(pooled), float(within))
+    return out
+
+
+def score(model_name: str, items: list[Item], workers: int) -> tuple[np.ndarray, np.ndarray | None, list[str]]:
+    """Scores of ``items``, and the model's dimensions (None without) and their names."""
     model = QualityModel.load(resolve_model(model_name))
     opts = RunOptions(videos_dir=Path("/"), cache=FeatureCache(), workers=workers, progress=False)
-    scores, _ = predict(model, items, opts)
-    return scores
+    scores, table = predict(model, items, opts)
+    if not model.has_dimensions():
+        return scores, None, []
+    return scores, model.dimensions_array(table), list(model.dims_.artifacts)
 
 
 def main() -> None:
@@ -125,9 +152,9 @@ def main() -> None:
     items = [Item(video=s[n], prompt=e["prompt"])
              for row in sets for e, s in zip(entries, row, strict=True) for n in names()]  # fmt: skip
     shape = (len(rates), len(entries), len(names()))
-    models = {str(args.model): score(str(args.model), items, args.workers).reshape(shape)}
-    if args.baseline:
-        models[args.baseline] = score(args.baseline, items, args.workers).reshape(shape)
+    model_names = [str(args.model), *([args.baseline] if args.baseline else [])]
+    runs = {name: score(name, items, args.workers) for name in model_names}
+    models = {name: r[0].reshape(shape) for name, r in runs.items()}
     print(f"Files as a user's tools write them: {len(entries)} modern eval clips, first {args.frames} frames at most "
           f"{MAX_SIDE} px; copies written as H.264 MP4 at CRF {USER_CRF}")  # fmt: skip
     for name, S in models.items():
@@ -136,6 +163,13 @@ def main() -> None:
             f = figures(S[i])
             parts = ", ".join(f"{k} {v[0]:.3f}/{v[1]:.3f}" for k, v in f.items() if k != "overall")
             print(f"  original at CRF {r}: overall {f['overall'][0]:.3f} / {f['overall'][1]:.3f}  ({parts})")
+        _, dims, artifacts = runs[name]
+        if dims is not None:
+            print("  the dimension each copy should raise: SROCC with its strength, pooled / within each clip")
+            D = dims.reshape(*shape, len(artifacts))
+            for i, r in enumerate(rates):
+                parts = ", ".join(f"{k} {p:.3f}/{w:.3f}" for k, (p, w) in dimension_srocc(D[i], artifacts).items())
+                print(f"    original at CRF {r}: {parts}")
     if args.per_clip:
         qps = [probe(it.video).coding_qp for it in items]
         qp = np.array([np.nan if q is None else q for q in qps], dtype=float).reshape(shape)

@@ -16,7 +16,7 @@ _spec.loader.exec_module(coded_files)
 
 
 def _falling(clips: int) -> np.ndarray:
-    """Scores that fall with every copy's strength (the low-rate files by their rate)."""
+    """Scores that fall with every copy's strength (the recoded files by their rate)."""
     names = coded_files.names()
     S = np.empty((clips, len(names)))
     for j, n in enumerate(names):
@@ -25,14 +25,14 @@ def _falling(clips: int) -> np.ndarray:
         elif "@" in n:
             level = int(n.split("@")[1]) + 1
         else:
-            level = coded_files.LOW_RATES.index(int(n.removeprefix("file_crf"))) + 1
+            level = coded_files.LOW_RATES.index(int(n.removeprefix("recoded_crf"))) + 1
         S[:, j] = 4.0 - 0.1 * level + np.arange(clips) * 0.01
     return S
 
 
 def test_scores_that_fall_with_strength_hold_every_pair():
     f = coded_files.figures(_falling(4))
-    assert set(f) == {*coded_files.ext_degrade.DEGRADERS, "file_lowrate", "overall"}
+    assert set(f) == {*coded_files.ext_degrade.DEGRADERS, "recoded", "overall"}
     assert all(v == (1.0, 1.0) for v in f.values())
 
 
@@ -43,5 +43,5 @@ def test_a_copy_above_its_original_breaks_its_pairs_and_first_step():
     f = coded_files.figures(S)
     # that clip loses 1 of its 10 noise pairs (the copy above the original; it still tops its stronger copies)
     assert f["noise"] == (1.0 - 1 / 40, 0.75)
-    assert f["blur"] == (1.0, 1.0) and f["file_lowrate"] == (1.0, 1.0)
+    assert f["blur"] == (1.0, 1.0) and f["recoded"] == (1.0, 1.0)
     assert np.isclose(f["overall"][0], (6 + 0.975) / 7) and np.isclose(f["overall"][1], (6 + 0.75) / 7)
