@@ -35,11 +35,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
-from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ext_degrade  # noqa: E402
-from modern_eval import add_clip_arguments, encode, pair_rates, select  # noqa: E402
+from modern_eval import add_clip_arguments, encode, pair_rates, select, strength_srocc  # noqa: E402
 
 from aigvqa.artifacts import X264_C_CODE  # noqa: E402
 from aigvqa.augment import stable_seed  # noqa: E402
@@ -96,14 +95,22 @@ def make_files(entry: dict, data: Path, root: Path, frames_n: int, rate: int) ->
     return {n: str(p) for n, p in paths.items()}
 
 
+def kinds() -> dict[str, list[str]]:
+    """Each kind of copy (other code's artifacts, ``recoded``) and its files, mildest first."""
+    out = {e: [f"ext_{e}@{k}" for k in range(ext_degrade.LEVELS)] for e in ext_degrade.DEGRADERS}
+    out["recoded"] = [f"recoded_crf{r}" for r in LOW_RATES]
+    return out
+
+
+def _by_kind(S: np.ndarray) -> dict[str, np.ndarray]:
+    """(clips, 1 + strengths) of each kind, the original first, from (clips x :func:`names`, ...)."""
+    col = {n: j for j, n in enumerate(names())}
+    return {kind: S[:, [col["original"]] + [col[c] for c in copies]] for kind, copies in kinds().items()}
+
+
 def figures(S: np.ndarray) -> dict[str, tuple[float, float]]:
     """(pairs, original > mildest) per artifact and overall, from scores (clips x :func:`names`)."""
-    col = {n: S[:, j] for j, n in enumerate(names())}
-    out = {}
-    for e in ext_degrade.DEGRADERS:
-        levels = [col[f"ext_{e}@{k}"] for k in range(ext_degrade.LEVELS)]
-        out[e] = pair_rates(np.column_stack([col["original"], *levels]))
-    out["recoded"] = pair_rates(np.column_stack([col["original"]] + [col[f"recoded_crf{r}"] for r in LOW_RATES]))
+    out = {kind: pair_rates(levels) for kind, levels in _by_kind(S).items()}
     out["overall"] = tuple(float(np.mean([v[i] for v in out.values()])) for i in (0, 1))
     return out
 
@@ -112,18 +119,8 @@ def dimension_srocc(D: np.ndarray, artifacts: list[str]) -> dict[str, tuple[floa
     """Per copy kind, the SROCC between its strength (the original at 0) and the dimension it
     should raise (``ext_degrade.DIMENSION``; compression for the recoded files), pooled over the
     clips and the mean within each clip, from dimensions (clips x :func:`names` x ``artifacts``)."""
-    col = {n: j for j, n in enumerate(names())}
-    kinds = {e: [f"ext_{e}@{k}" for k in range(ext_degrade.LEVELS)] for e in ext_degrade.DEGRADERS}
-    kinds["recoded"] = [f"recoded_crf{r}" for r in LOW_RATES]
-    out = {}
-    for kind, copies in kinds.items():
-        a = artifacts.index(ext_degrade.DIMENSION.get(kind, "compression"))
-        levels = D[:, [col["original"]] + [col[c] for c in copies], a]
-        strength = np.arange(levels.shape[1])
-        pooled = stats.spearmanr(np.tile(strength, len(levels)), levels.ravel())[0]
-        within = np.nanmean([stats.spearmanr(strength, row)[0] if np.ptp(row) > 0 else np.nan for row in levels])
-        out[kind] = (float(pooled), float(within))
-    return out
+    return {kind: strength_srocc(levels[:, :, artifacts.index(ext_degrade.DIMENSION.get(kind, "compression"))])
+            for kind, levels in _by_kind(D).items()}  # fmt: skip
 
 
 def score(model_name: str, items: list[Item], workers: int) -> tuple[np.ndarray, np.ndarray | None, list[str]]:

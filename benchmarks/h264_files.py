@@ -21,10 +21,9 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from scipy import stats
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from modern_eval import add_clip_arguments, encode, pair_rates, select  # noqa: E402
+from modern_eval import add_clip_arguments, encode, pair_rates, select, strength_srocc  # noqa: E402
 
 from aigvqa.artifacts import X264_C_CODE  # noqa: E402
 from aigvqa.cache import FeatureCache  # noqa: E402
@@ -69,8 +68,7 @@ def main() -> None:
         j = list(model.dims_.artifacts).index("compression")
         D = dims[:, j].reshape(len(entries), len(RATES))
         pairs, first = pair_rates(-D)  # the original reads the least compression
-        pooled = stats.spearmanr(np.tile(np.arange(len(RATES)), len(entries)), D.ravel())[0]
-        within = np.nanmean([stats.spearmanr(np.arange(len(RATES)), row)[0] for row in D])
+        pooled, within = strength_srocc(D)
         med = np.round(np.median(D, axis=0), 3).tolist()
         print(f"  compression dimension: SROCC pooled {pooled:.3f}, within clip {within:.3f}, pairs {pairs:.3f}, "
               f"CRF 30 above the original {first:.3f}; median by rate {med}")  # fmt: skip

@@ -140,6 +140,16 @@ def pair_rates(levels: np.ndarray) -> tuple[float, float]:
     return float(np.mean(ok)), float(np.mean(levels[:, 0] > levels[:, 1]))
 
 
+def strength_srocc(levels: np.ndarray) -> tuple[float, float]:
+    """(SROCC between strength and reading pooled over the rows, its mean within each row) for
+    (n, 1 + k) readings ordered by strength (the original first); a row that reads one value
+    throughout has no SROCC of its own."""
+    strength = np.arange(levels.shape[1])
+    pooled = stats.spearmanr(np.tile(strength, len(levels)), levels.ravel())[0]
+    within = np.nanmean([stats.spearmanr(strength, row)[0] if np.ptp(row) > 0 else np.nan for row in levels])
+    return float(pooled), float(within)
+
+
 def score_figures(S: np.ndarray, names: list[str]) -> dict:
     """The contract's figures from scores (clips x copies named ``names``): per artifact (aigvqa's
     and other code's) the ordered pairs that hold and original > mildest, overall, and the

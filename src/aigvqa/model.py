@@ -262,18 +262,19 @@ class QualityModel:
                 'this model has no artifact dimensions; train it with a recipe that has "artifact_dims" '
                 "(e.g. the bundled 'default')"
             )
-        learned = self.dims_.predict(table.values, table.names)
-        direct = self._direct_readings(table)
+        learned, direct = self._readings(table)
         return learned if direct is None else np.fmax(learned, direct)
 
-    def _direct_readings(self, table: FeatureTable) -> np.ndarray | None:
-        """Readings taken straight from one measure (``"direct"`` in ``artifact_dims``, e.g. the
-        compression of an H.264 file from its quantiser), NaN where none; None without any."""
+    def _readings(self, table: FeatureTable) -> tuple[np.ndarray, np.ndarray | None]:
+        """The learned estimates, and the readings taken straight from one measure (``"direct"``
+        in ``artifact_dims``, e.g. the compression of an H.264 file from its quantiser; NaN where
+        none), None without any."""
+        learned = self.dims_.predict(table.values, table.names)
         spec = (self.artifact_dims or {}).get("direct")
         if not spec:
-            return None
-        return direct_readings(check_direct(spec, table.names, self.dims_.artifacts), table.values, table.names,
-                               self.dims_.artifacts)  # fmt: skip
+            return learned, None
+        check_direct(spec, table.names, self.dims_.artifacts)
+        return learned, direct_readings(spec, table.values, table.names, self.dims_.artifacts)
 
     def dimensions_array(self, table: FeatureTable) -> np.ndarray:
         """(n, artifacts) estimates in [0, 1]; failed rows are NaN."""
@@ -313,8 +314,7 @@ class QualityModel:
         it is left to the content part, which learned strong artifacts from the augmented copies).
         An artifact with a ``"direct"`` reading is priced by that reading alone (0 where it is
         missing): its learned estimate, which other artifacts can lower, costs nothing."""
-        dims = self.dims_.predict(table.values, table.names)
-        direct = self._direct_readings(table)
+        dims, direct = self._readings(table)
         if direct is not None:  # an artifact with a direct reading is priced by it alone
             own = [a in self.artifact_dims["direct"] for a in self.dims_.artifacts]
             dims[:, own] = np.nan_to_num(direct[:, own], nan=0.0)

@@ -314,7 +314,7 @@ def probe(path: str | os.PathLike) -> VideoInfo:
         n = 0
         width = height = 0
         timing = _Timing()
-        qps = QuantiserMean(_codec(stream))
+        qps = QuantiserMean()
         for frame in _iter_frames(container, errors):
             if n == 0:
                 width, height = frame.width, frame.height
@@ -396,15 +396,14 @@ def frame_qp(frame: Any) -> float | None:
 
 
 class QuantiserMean:
-    """The mean of :func:`frame_qp` over the frames of one decode (H.264 only: other codecs
-    export none, and their frames are not looked at)."""
+    """The mean of :func:`frame_qp` over the frames of one decode (only H.264 frames carry one:
+    :func:`_iter_frames` asks for them)."""
 
-    def __init__(self, codec: str) -> None:
-        self.h264 = codec == "h264"
+    def __init__(self) -> None:
         self.values: list[float] = []
 
     def add(self, frame: Any) -> None:
-        qp = frame_qp(frame) if self.h264 else None
+        qp = frame_qp(frame)
         if qp is not None:
             self.values.append(qp)
 
@@ -559,7 +558,7 @@ def read_clip(
         n = 0
         width = height = 0
         timing = _Timing()
-        qps = QuantiserMean(codec)
+        qps = QuantiserMean()
         converter = _Converter()
         convert = converter.rgb
         sampler = _MotionSampler(config, estimate)
