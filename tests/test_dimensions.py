@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -143,6 +144,40 @@ def test_family_plan_covers_faint_and_strong_severities():
     for a, (lo, hi) in sev.items():
         assert 0.02 <= lo < 0.15 <= hi <= 1.0, a
     assert plan("clip.mp4", FamilyConfig()) == plan("clip.mp4", FamilyConfig())
+
+
+def test_coded_family_members_are_h264_files_with_their_copys_labels(tmp_path):
+    """``coded``: every member is also an H.264 MP4 at each CRF, labelled as its lossless twin, and
+    written again from scratch it has the same bytes (its features' cache entries stay valid)."""
+    from aigvqa.augment import write_lossless
+    from aigvqa.data import Item
+    from aigvqa.families import family_items
+    from aigvqa.synthetic import render_clip
+    from aigvqa.video import probe
+
+    frames, _ = render_clip(np.random.default_rng([7, 0]), [], size=(96, 64), n_frames=8)
+    write_lossless(tmp_path / "clip.mkv", list(frames), 8)
+    cfg = FamilyConfig(artifacts=("noise",), copies=1, max_frames=8, scales=(0.5,), coded=(23, 40))
+    members = family_items([Item("clip.mkv", "a cat")], tmp_path, tmp_path / "fam", cfg)
+    assert len(members) == 3 * 3  # base, the noise copy, the half-size copy; each lossless + 2 coded
+    assert sorted(str(m.meta["coded"]) for m in members) == ["23"] * 3 + ["40"] * 3 + ["None"] * 3
+    for m in members:
+        twin = next(x for x in members if x.meta["coded"] is None and x.meta["artifact"] == m.meta["artifact"]
+                    and x.meta["scale"] == m.meta["scale"])  # fmt: skip
+        assert (m.meta["severity"], m.prompt) == (twin.meta["severity"], "a cat")
+        if m.meta["coded"] is not None:
+            assert m.video.endswith(f".crf{m.meta['coded']}.mp4")
+            assert probe(m.video).coding_qp is not None
+    fine, coarse = (next(m for m in members if m.meta["coded"] == c and m.meta["artifact"] is None
+                         and m.meta["scale"] == 1.0) for c in (23, 40))  # fmt: skip
+    assert probe(coarse.video).coding_qp > probe(fine.video).coding_qp
+    first = {m.video: Path(m.video).read_bytes() for m in members}
+    for v in first:
+        Path(v).unlink()
+    again = family_items([Item("clip.mkv", "a cat")], tmp_path, tmp_path / "fam", cfg)
+    assert {m.video: Path(m.video).read_bytes() for m in again} == first
+    with pytest.raises(ValueError, match="coded"):
+        FamilyConfig.from_dict({"coded": [23.5]})
 
 
 def test_bundled_default_reads_an_artifact_on_its_own_dimension(tmp_path):

@@ -230,21 +230,23 @@ def degrade(frames: list[np.ndarray], fps: float, artifacts: list[tuple[str, flo
     return out
 
 
-def _h264_roundtrip(frames: list[np.ndarray], fps: int, crf: int) -> list[np.ndarray]:
-    """Encode with libx264 at ``crf`` (single-threaded, bit-exact) and decode back: real codec artifacts.
+def encode_h264(frames: list[np.ndarray], fps: float, crf: int, preset: str = "veryfast") -> bytes:
+    """RGB frames as an H.264 MP4 file's bytes, coded with libx264 at ``crf`` (single-threaded,
+    bit-exact): the same frames give the same bytes in any process and after any other work.
 
-    The same frames give the same copy in any process and after any other work: libx264 runs its
-    portable C code (its assembly's lookahead read memory it never wrote, and copies changed from
-    call to call), the RGB <-> YUV 4:2:0 conversions are OpenCV's fixed-point ones, and every byte
-    handed to the encoder is set, line padding included."""
+    libx264 runs its portable C code (its assembly's lookahead read memory it never wrote, and
+    copies changed from call to call), the RGB -> YUV 4:2:0 conversion is OpenCV's fixed-point
+    one, every byte handed to the encoder is set, line padding included, and an odd size is padded
+    by edge replication (yuv420p needs even sizes)."""
+    from fractions import Fraction
+
     h, w = frames[0].shape[:2]
-    pad_h, pad_w = h % 2, w % 2  # yuv420p needs even sizes: pad by edge replication, crop after
-    ph, pw = h + pad_h, w + pad_w
+    pad_h, pad_w = h % 2, w % 2
     buf = io.BytesIO()
-    with av.open(buf, "w", format="mp4") as out:
-        stream = out.add_stream("libx264", rate=fps)
-        stream.width, stream.height, stream.pix_fmt = pw, ph, "yuv420p"
-        stream.options = {"crf": str(crf), "preset": "veryfast", "threads": "1", "flags": "+bitexact",
+    with av.open(buf, "w", format="mp4", options={"fflags": "+bitexact"}) as out:
+        stream = out.add_stream("libx264", rate=Fraction(fps).limit_denominator(1001))
+        stream.width, stream.height, stream.pix_fmt = w + pad_w, h + pad_h, "yuv420p"
+        stream.options = {"crf": str(crf), "preset": preset, "threads": "1", "flags": "+bitexact",
                           **X264_C_CODE}
         for f in frames:
             if pad_h or pad_w:
@@ -253,8 +255,13 @@ def _h264_roundtrip(frames: list[np.ndarray], fps: int, crf: int) -> list[np.nda
                 out.mux(packet)
         for packet in stream.encode():
             out.mux(packet)
-    buf.seek(0)
-    with av.open(buf) as inp:
+    return buf.getvalue()
+
+
+def _h264_roundtrip(frames: list[np.ndarray], fps: int, crf: int) -> list[np.ndarray]:
+    """Encode with libx264 at ``crf`` (:func:`encode_h264`) and decode back: real codec artifacts."""
+    h, w = frames[0].shape[:2]
+    with av.open(io.BytesIO(encode_h264(frames, fps, crf))) as inp:
         decoded = [_rgb_from_yuv420(f)[:h, :w] for f in inp.decode(video=0)]
     return decoded[: len(frames)] + [decoded[-1]] * (len(frames) - len(decoded))
 

@@ -9,7 +9,11 @@ generators' clips.
 A family's source is the clip's first ``max_frames`` frames, written losslessly (so a long
 720p clip costs what a two-second one does); each artifact gets ``copies`` copies whose
 severities are drawn log-uniformly from ``[min_severity, 1]``, one per stratum, so faint
-artifacts (a few hundredths) are as well represented as strong ones.
+artifacts (a few hundredths) are as well represented as strong ones. With ``coded`` (libx264
+CRFs), every member is also written as an H.264 MP4 at each rate, as a user's script writes a
+degraded copy: the dimensions then learn an artifact as it looks after an encoder smoothed it
+(a trace of noise coded at CRF 23 leaves little of its per-pixel grain), and that a plain
+re-encode is none of them.
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from aigvqa.artifacts import ARTIFACTS
+from aigvqa.artifacts import ARTIFACTS, encode_h264
 from aigvqa.augment import Variant, make_variant, stable_seed, warn_copy_failed, write_lossless
 from aigvqa.cache import file_digest
 from aigvqa.data import Item
@@ -42,6 +46,7 @@ class FamilyConfig:
     max_frames: int = 40  # the family's source: the clip's first frames
     scales: tuple[float, ...] = (0.5, 2.0)
     seed: int = 0
+    coded: tuple[int, ...] = ()  # libx264 CRFs: every member also written as an H.264 MP4 at each
 
     def __post_init__(self) -> None:
         unknown = sorted(set(self.artifacts) - set(ARTIFACTS))
@@ -49,10 +54,12 @@ class FamilyConfig:
             raise ValueError(f"families: unknown artifacts {unknown}")
         if not 0 < self.min_severity <= 1 or self.copies < 0 or self.max_frames < 2:
             raise ValueError("families: need 0 < min_severity <= 1, copies >= 0 and max_frames >= 2")
+        if any(not isinstance(c, int) or isinstance(c, bool) or not 0 <= c <= 51 for c in self.coded):
+            raise ValueError(f"families: coded must list libx264 CRFs (integers 0-51), got {list(self.coded)}")
 
     @classmethod
     def from_dict(cls, d: dict) -> FamilyConfig:
-        d = {k: tuple(v) if k in ("artifacts", "scales") else v for k, v in d.items()}
+        d = {k: tuple(v) if k in ("artifacts", "scales", "coded") else v for k, v in d.items()}
         try:
             return cls(**d)
         except TypeError as exc:
@@ -116,12 +123,21 @@ def family_folder(root: str | os.PathLike, src: str | os.PathLike, config: Famil
     return Path(root) / f"{family_folder_prefix()}{file_digest(src)}-n{config.max_frames}"
 
 
-def make_family(src: str, out_dir: str, variants: list[Variant], max_frames: int) -> list[str | None]:
-    """Write a clip's source (``base.mkv``) and copies (existing files are kept); paths, base first,
-    or None where one failed (a warning names it)."""
+def coded_path(path: Path, crf: int) -> Path:
+    """Where a member written losslessly at ``path`` is kept coded at ``crf``."""
+    return path.with_name(f"{path.stem}.crf{crf}.mp4")
+
+
+def make_family(
+    src: str, out_dir: str, variants: list[Variant], max_frames: int, coded: tuple[int, ...] = ()
+) -> list[str | None]:
+    """Write a clip's source (``base.mkv``) and copies (existing files are kept), and each also coded
+    at every CRF of ``coded``; paths, base first, each member followed by its coded files, or None
+    where one failed (a warning names it)."""
     out = Path(out_dir)
     tags = ["base"] + [v.tag for v in variants]
-    paths = [out / f"{t}.mkv" for t in tags]
+    lossless = [out / f"{t}.mkv" for t in tags]
+    paths = [q for p in lossless for q in (p, *(coded_path(p, c) for c in coded))]
     if all(p.exists() for p in paths):
         return [str(p) for p in paths]
     try:
@@ -130,15 +146,29 @@ def make_family(src: str, out_dir: str, variants: list[Variant], max_frames: int
         return [None] * len(paths)
     out.mkdir(parents=True, exist_ok=True)
     done: list[str | None] = []
-    for v, t, p in zip([None, *variants], tags, paths, strict=True):
+    for v, t, p in zip([None, *variants], tags, lossless, strict=True):
+        todo = [q for q in (p, *(coded_path(p, c) for c in coded)) if not q.exists()]
         try:
-            if not p.exists():
-                write_lossless(p, frames if v is None else make_variant(frames, fps, v), fps)
-            done.append(str(p))
+            if todo:
+                copy = frames if v is None else make_variant(frames, fps, v)
+                if not p.exists():
+                    write_lossless(p, copy, fps)
+                for c in coded:
+                    _write_coded(coded_path(p, c), copy, fps, c)
+            done.extend(str(q) for q in (p, *(coded_path(p, c) for c in coded)))
         except Exception as exc:
             warn_copy_failed(src, t, exc)
-            done.append(None)
+            done.extend([None] * (1 + len(coded)))
     return done
+
+
+def _write_coded(path: Path, frames: list[np.ndarray], fps: float, crf: int) -> None:
+    """An H.264 MP4 at ``crf`` (libx264's default preset, as a user's script writes one), atomically."""
+    if path.exists():
+        return
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(encode_h264(frames, fps, crf, preset="medium"))
+    tmp.replace(path)
 
 
 def family_items(
@@ -155,7 +185,8 @@ def family_items(
         src = Path(videos_dir or "") / it.video
         if not src.is_file():
             continue
-        tasks.append((str(src), str(family_folder(root, src, config)), plan(it.video, config), config.max_frames))
+        tasks.append((str(src), str(family_folder(root, src, config)), plan(it.video, config), config.max_frames,
+                      config.coded))
         owners.append(i)
     if workers and workers > 1 and len(tasks) > 1:
         with ProcessPoolExecutor(workers) as pool:
@@ -163,13 +194,17 @@ def family_items(
     else:
         results = [make_family(*t) for t in tasks]
     out = []
-    for owner, (_, _, variants, _), paths in zip(owners, tasks, results, strict=True):
+    per_member = 1 + len(config.coded)
+    for owner, (_, _, variants, _, _), paths in zip(owners, tasks, results, strict=True):
         it = items[owner]
-        for v, p in zip([None, *variants], paths, strict=True):
+        for k, p in enumerate(paths):
             if p is None:
                 continue
+            v = ([None, *variants])[k // per_member]
             art = v.artifact if v is not None else None
             meta = {"family": it.video, "artifact": art, "severity": v.severity if v is not None else 0.0,
                     "scale": v.scale if v is not None else 1.0}  # fmt: skip
+            if config.coded:
+                meta["coded"] = config.coded[k % per_member - 1] if k % per_member else None
             out.append(Item(video=p, prompt=it.prompt, meta=meta))
     return out
