@@ -136,8 +136,8 @@ def make_family(
     where one failed (a warning names it)."""
     out = Path(out_dir)
     tags = ["base"] + [v.tag for v in variants]
-    lossless = [out / f"{t}.mkv" for t in tags]
-    paths = [q for p in lossless for q in (p, *(coded_path(p, c) for c in coded))]
+    groups = [[p, *(coded_path(p, c) for c in coded)] for p in (out / f"{t}.mkv" for t in tags)]
+    paths = [q for group in groups for q in group]
     if all(p.exists() for p in paths):
         return [str(p) for p in paths]
     try:
@@ -146,26 +146,24 @@ def make_family(
         return [None] * len(paths)
     out.mkdir(parents=True, exist_ok=True)
     done: list[str | None] = []
-    for v, t, p in zip([None, *variants], tags, lossless, strict=True):
-        todo = [q for q in (p, *(coded_path(p, c) for c in coded)) if not q.exists()]
+    for v, t, group in zip([None, *variants], tags, groups, strict=True):
         try:
-            if todo:
+            if not all(q.exists() for q in group):
                 copy = frames if v is None else make_variant(frames, fps, v)
-                if not p.exists():
-                    write_lossless(p, copy, fps)
-                for c in coded:
-                    _write_coded(coded_path(p, c), copy, fps, c)
-            done.extend(str(q) for q in (p, *(coded_path(p, c) for c in coded)))
+                if not group[0].exists():
+                    write_lossless(group[0], copy, fps)
+                for q, c in zip(group[1:], coded, strict=True):
+                    if not q.exists():
+                        _write_coded(q, copy, fps, c)
+            done.extend(str(q) for q in group)
         except Exception as exc:
             warn_copy_failed(src, t, exc)
-            done.extend([None] * (1 + len(coded)))
+            done.extend([None] * len(group))
     return done
 
 
 def _write_coded(path: Path, frames: list[np.ndarray], fps: float, crf: int) -> None:
     """An H.264 MP4 at ``crf`` (libx264's default preset, as a user's script writes one), atomically."""
-    if path.exists():
-        return
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     tmp.write_bytes(encode_h264(frames, fps, crf, preset="medium"))
     tmp.replace(path)
@@ -194,17 +192,17 @@ def family_items(
     else:
         results = [make_family(*t) for t in tasks]
     out = []
-    per_member = 1 + len(config.coded)
+    rates = (None, *config.coded)  # each member's files: the lossless one, then one per CRF
     for owner, (_, _, variants, _, _), paths in zip(owners, tasks, results, strict=True):
         it = items[owner]
         for k, p in enumerate(paths):
             if p is None:
                 continue
-            v = ([None, *variants])[k // per_member]
+            v = (None, *variants)[k // len(rates)]
             art = v.artifact if v is not None else None
             meta = {"family": it.video, "artifact": art, "severity": v.severity if v is not None else 0.0,
                     "scale": v.scale if v is not None else 1.0}  # fmt: skip
             if config.coded:
-                meta["coded"] = config.coded[k % per_member - 1] if k % per_member else None
+                meta["coded"] = rates[k % len(rates)]
             out.append(Item(video=p, prompt=it.prompt, meta=meta))
     return out
