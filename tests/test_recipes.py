@@ -117,3 +117,16 @@ def test_the_half_trees_candidate_changes_only_the_video_blocks_weights():
     assert video["name"] == "video"
     video.setdefault("params", {})["weights"] = [1.0, 1.0, 0.5]
     assert load_recipe(RECIPES / "half_trees_model.json") == expected
+
+
+def test_the_native_candidate_is_defaults_video_block_reading_the_native_measures():
+    """``native_model.json`` is ``default`` whose video block also reads ``codec``, ``detail`` and
+    ``morph``, less the two of their columns that noise drives; it repeats ``default``'s exclude
+    list (lists replace), so a change to that list must reach it too."""
+    expected = copy.deepcopy(load_recipe(RECIPES / "default_model.json"))
+    expected["regressor_params"]["unread"] = "bitstream"
+    video = expected["regressor_params"]["blocks"][0]
+    assert video["name"] == "video"
+    video["features"] = "video,colour,pacing,codec,detail,morph"
+    video["exclude"] = [*video["exclude"], "codec.cd_flat4_mean", "detail.dt_lap_ratio_01"]
+    assert load_recipe(RECIPES / "native_model.json") == expected
