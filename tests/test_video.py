@@ -299,3 +299,30 @@ def test_the_bitstream_extractor_reads_the_quantiser_and_nan_without_one(tmp_pat
     clip = read_clip(path)
     assert BitstreamCoding().extract(clip, "")["bs_h264_qp"] == clip.info.coding_qp
     assert np.isnan(BitstreamCoding().extract(clip_from_frames(frames, 10.0), "")["bs_h264_qp"])
+
+
+def test_the_quantiser_is_read_through_either_side_data_api_of_pyav():
+    """PyAV up to 18.1.0 iterates over a frame's side-data entries, 18.1.1 (a mapping) over their
+    types: a frame's quantiser is read the same way under both."""
+    import struct
+    from types import SimpleNamespace
+
+    from aigvqa.video import _ENC_PARAMS_HEAD, frame_qp
+
+    head = _ENC_PARAMS_HEAD.size
+    blocks = [(0, 0, 16, 16, -2), (16, 0, 16, 16, 4)]
+    raw = _ENC_PARAMS_HEAD.pack(len(blocks), head, 20, 1, 30) + b"".join(struct.pack("=5i", *b) for b in blocks)
+
+    class Entry(bytes):
+        type = "Type.VIDEO_ENC_PARAMS"
+
+    entry = Entry(raw)
+
+    class Mapping(dict):  # PyAV 18.1.1: iterating gives the types
+        pass
+
+    old_style = SimpleNamespace(side_data=[entry])
+    new_style = SimpleNamespace(side_data=Mapping({"Type.VIDEO_ENC_PARAMS": entry}))
+    assert frame_qp(old_style) == frame_qp(new_style) == 31.0  # 30 + mean(-2, 4)
+    assert frame_qp(SimpleNamespace(side_data=Mapping())) is None
+    assert frame_qp(SimpleNamespace()) is None

@@ -376,10 +376,19 @@ _ENC_PARAMS_HEAD = struct.Struct("=I4xQQii")
 _ENC_PARAMS_H264 = 1  # AV_VIDEO_ENC_PARAMS_H264
 
 
+def _side_data(frame: Any) -> list[Any]:
+    """A frame's side-data entries. PyAV up to 18.1.0 iterates over the entries; from 18.1.1 the
+    container is a mapping and iterates over their types (an entry is then looked up by its type)."""
+    container = getattr(frame, "side_data", None)
+    if container is None:
+        return []
+    return [item if hasattr(item, "type") else container[item] for item in container]
+
+
 def frame_qp(frame: Any) -> float | None:
     """A decoded H.264 frame's mean quantiser parameter over its blocks (from the decoder's
     exported coding parameters), or None where the frame carries none."""
-    for side in getattr(frame, "side_data", ()):
+    for side in _side_data(frame):
         if "ENC_PARAMS" not in str(getattr(side, "type", "")).upper():
             continue
         raw = bytes(side)
