@@ -195,10 +195,11 @@ def family_items(
     rates = (None, *config.coded)  # each member's files: the lossless one, then one per CRF
     for owner, (_, _, variants, _, _), paths in zip(owners, tasks, results, strict=True):
         it = items[owner]
+        members = (None, *variants)
         for k, p in enumerate(paths):
             if p is None:
                 continue
-            v = (None, *variants)[k // len(rates)]
+            v = members[k // len(rates)]
             art = v.artifact if v is not None else None
             meta = {"family": it.video, "artifact": art, "severity": v.severity if v is not None else 0.0,
                     "scale": v.scale if v is not None else 1.0}  # fmt: skip
