@@ -128,3 +128,12 @@ def test_scores_stay_inside_the_training_range_in_the_same_order():
     assert np.all(np.diff(b) > 0)  # strictly increasing: no ties, the ranking is kept
     middle = (x > 1.4) & (x < 4.6)
     np.testing.assert_array_equal(b[middle], x[middle])  # the middle of the range is untouched
+
+
+def test_lightgbm_fits_rows_that_are_all_the_same():
+    """Clips that all share one prompt give the prompt-only fallback identical rows: they merge
+    into one, and LightGBM must still fit (their mean) instead of stopping on an empty bag."""
+    X = np.tile([[1.0, 2.0, 3.0]], (8, 1))
+    y = np.linspace(3.0, 4.0, 8)
+    model = make_regressor("lightgbm", seed=0).fit(X, y)
+    assert np.allclose(model.predict(X), y.mean())

@@ -51,6 +51,8 @@ class LightGBMRegressor(Regressor):
         elif n >= 2000:  # large sets: faster learning, larger leaves
             p.update(learning_rate=0.05, min_data_in_leaf=40, feature_fraction=0.3)
         p.update(self.params)
+        if n * p.get("bagging_fraction", 1.0) < 1:  # a bag of no rows stops LightGBM (one distinct row)
+            p["bagging_fraction"] = 1.0
         p["seed"] = self.seed
         return p
 
