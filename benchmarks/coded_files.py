@@ -38,7 +38,7 @@ import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import ext_degrade  # noqa: E402
-from modern_eval import add_clip_arguments, encode, pair_rates, select, strength_srocc  # noqa: E402
+from modern_eval import add_clip_arguments, pair_rates, select, strength_srocc  # noqa: E402
 
 from aigvqa.artifacts import X264_C_CODE  # noqa: E402
 from aigvqa.augment import stable_seed  # noqa: E402
@@ -48,6 +48,7 @@ from aigvqa.families import read_head  # noqa: E402
 from aigvqa.model import QualityModel  # noqa: E402
 from aigvqa.pipeline import RunOptions, predict  # noqa: E402
 from aigvqa.video import probe  # noqa: E402
+from aigvqa.video_writing import write_coded  # noqa: E402
 from aigvqa.zoo import resolve_model  # noqa: E402
 
 USER_CRF = 23  # libx264's default rate: what a script writing MP4s gives
@@ -80,7 +81,7 @@ def make_files(entry: dict, data: Path, root: Path, frames_n: int, rate: int) ->
         return {n: str(p) for n, p in paths.items()}
     frames, fps = read_head(src, frames_n)
     if not paths["original"].exists():
-        encode(paths["original"], _small(frames), fps, "libx264", {**X264, "crf": str(rate)})
+        write_coded(paths["original"], _small(frames), fps, "libx264", {**X264, "crf": str(rate)})
     coded, _ = read_head(paths["original"], frames_n)  # what a user's script decodes
     for n, p in paths.items():
         if p.exists():
@@ -89,9 +90,9 @@ def make_files(entry: dict, data: Path, root: Path, frames_n: int, rate: int) ->
             e, k = n[4:].split("@")
             seed = stable_seed(_SEED, entry["video"], e)
             copy = ext_degrade.DEGRADERS[e](coded, fps, int(k), seed)
-            encode(p, copy, fps, "libx264", {**X264, "crf": str(USER_CRF)})
+            write_coded(p, copy, fps, "libx264", {**X264, "crf": str(USER_CRF)})
         elif n.startswith("recoded_crf"):
-            encode(p, coded, fps, "libx264", {**X264, "crf": n.removeprefix("recoded_crf")})
+            write_coded(p, coded, fps, "libx264", {**X264, "crf": n.removeprefix("recoded_crf")})
     return {n: str(p) for n, p in paths.items()}
 
 

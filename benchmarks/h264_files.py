@@ -23,7 +23,7 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from modern_eval import add_clip_arguments, encode, pair_rates, select, strength_srocc  # noqa: E402
+from modern_eval import add_clip_arguments, pair_rates, select, strength_srocc  # noqa: E402
 
 from aigvqa.artifacts import X264_C_CODE  # noqa: E402
 from aigvqa.cache import FeatureCache  # noqa: E402
@@ -31,6 +31,7 @@ from aigvqa.data import Item  # noqa: E402
 from aigvqa.families import read_head  # noqa: E402
 from aigvqa.model import QualityModel  # noqa: E402
 from aigvqa.pipeline import RunOptions, predict  # noqa: E402
+from aigvqa.video_writing import write_coded  # noqa: E402
 from aigvqa.zoo import resolve_model  # noqa: E402
 
 RATES = (12, 30, 35, 40)  # CRF 12: the original's near-lossless stand-in
@@ -53,7 +54,7 @@ def main() -> None:
             frames, fps = read_head(args.data / e["video"], args.frames)
             for crf in RATES:
                 path = Path(tmp) / f"c{k:02d}_crf{crf}.mp4"
-                encode(path, frames, fps, "libx264", {**X264, "crf": str(crf)})
+                write_coded(path, frames, fps, "libx264", {**X264, "crf": str(crf)})
                 items.append(Item(video=str(path), prompt=e["prompt"]))
         opts = RunOptions(videos_dir=Path("/"), cache=FeatureCache(), workers=args.workers, progress=False)
         scores, table = predict(model, items, opts)

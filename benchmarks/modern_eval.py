@@ -35,10 +35,8 @@ import argparse
 import itertools
 import json
 import sys
-from fractions import Fraction
 from pathlib import Path
 
-import av
 import numpy as np
 from scipy import stats
 
@@ -53,6 +51,7 @@ from aigvqa.families import read_head  # noqa: E402
 from aigvqa.model import QualityModel  # noqa: E402
 from aigvqa.pipeline import RunOptions, predict  # noqa: E402
 from aigvqa.sensitivity import FIRST_STEP_TARGET, PAIR_TARGET, PER_ARTIFACT_TARGET, SEVERITIES  # noqa: E402
+from aigvqa.video_writing import write_coded  # noqa: E402
 from aigvqa.zoo import resolve_model  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
@@ -71,24 +70,6 @@ def select(data: Path, per_source: int) -> list[dict]:
         idx = np.unique(np.linspace(0, len(clips) - 1, per_source).round().astype(int))
         out.extend(clips[i] for i in idx)
     return out
-
-
-def encode(path: Path, frames: list[np.ndarray], fps: float, codec: str, options: dict[str, str]) -> None:
-    """``frames`` (cropped to even sizes) coded with ``codec`` and its ``options`` into ``path``
-    (written atomically, no timestamps in the container)."""
-    tmp = path.with_name(f".{path.name}.tmp{path.suffix}")
-    h, w = frames[0].shape[:2]
-    h2, w2 = h - h % 2, w - w % 2
-    with av.open(str(tmp), "w", options={"fflags": "+bitexact"}) as out:
-        st = out.add_stream(codec, rate=Fraction(fps).limit_denominator(1001))
-        st.width, st.height, st.pix_fmt = w2, h2, "yuv420p"
-        st.options = options
-        for f in frames:
-            for p in st.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f[:h2, :w2]), format="rgb24")):
-                out.mux(p)
-        for p in st.encode():
-            out.mux(p)
-    tmp.replace(path)
 
 
 def make_clip_set(entry: dict, data: Path, root: Path, frames_n: int) -> dict[str, str]:
@@ -126,11 +107,11 @@ def make_clip_set(entry: dict, data: Path, root: Path, frames_n: int) -> dict[st
         elif n == "head60":
             write_lossless(p, frames[: max(2, round(0.6 * len(frames)))], fps)
         elif n == "crf17":
-            encode(p, frames, fps, "libx264", {**x264, "crf": "17"})
+            write_coded(p, frames, fps, "libx264", {**x264, "crf": "17"})
         elif n == "mkv":
-            encode(p, frames, fps, "libx264", {**x264, "crf": "12"})
+            write_coded(p, frames, fps, "libx264", {**x264, "crf": "12"})
         elif n == "webm":
-            encode(p, frames, fps, "libvpx-vp9", {"crf": "12", "b": "0", "deadline": "realtime", "cpu-used": "8"})
+            write_coded(p, frames, fps, "libvpx-vp9", {"crf": "12", "b": "0", "deadline": "realtime", "cpu-used": "8"})
     return {n: str(p) for n, p in paths.items()}
 
 

@@ -159,7 +159,7 @@ def counting(monkeypatch):
     decodes: list[str] = []
     real = extract_mod.read_clip
 
-    def read_clip(path, config=None, on_frame=None):
+    def read_clip(path, config=None, on_frame=None, native_pairs=False):
         decodes.append(Path(path).name)
         return real(path, config, on_frame)
 
@@ -301,6 +301,80 @@ def test_cache_command_reports_and_cleans(tmp_path, monkeypatch):
     assert "lexical" in result.output and "1 leftover temporary files" in result.output
     result = run_cli("cache", "--clean")
     assert "removed 1" in result.output and not leftover.exists()
+
+
+def test_the_copy_writers_temporary_names_are_recognised():
+    from aigvqa.video_writing import is_temporary, temporary_path
+
+    for name in ("blur-s0.500-r1.mkv", "base.crf23.mp4", "webm.webm", "no_suffix"):
+        assert is_temporary(temporary_path(Path("/cache/augmented/v9-ab") / name).name), name
+    # what earlier writers left: a coded family member (no suffix after .tmp), a benchmark's copy (no pid)
+    assert is_temporary(".base.crf23.mp4.4242.tmp") and is_temporary(".crf17.mp4.tmp.mp4")
+    for name in ("blur-s0.500-r1.mkv", "ab" * 16 + ".npz", ".tmp-x.npz", ".latest.tmp", ".a.mkv.tmp.mp4",
+                 ".a.mkv.12.tmp.mp4", ".hidden.mkv"):
+        assert not is_temporary(name), name
+
+
+def test_the_copy_writers_write_under_a_name_the_scan_recognises(tmp_path, monkeypatch):
+    """What a writer killed before its rename leaves is what ``aigvqa cache --clean`` looks for."""
+    from aigvqa.augment import write_lossless
+    from aigvqa.families import _write_h264
+    from aigvqa.video_writing import is_temporary, write_coded
+
+    renamed: list[tuple[str, str]] = []
+    replace = Path.replace
+
+    def spy(self, target):
+        renamed.append((self.name, Path(target).name))
+        return replace(self, target)
+
+    monkeypatch.setattr(Path, "replace", spy)
+    frames = list(np.full((4, 48, 64, 3), 128, np.uint8))
+    write_lossless(tmp_path / "copy.mkv", frames, 8)
+    write_coded(tmp_path / "coded.webm", frames, 8, "libvpx-vp9", {"deadline": "realtime"})
+    _write_h264(tmp_path / "base.crf23.mp4", frames, 8, 23)
+    assert [target for _, target in renamed] == ["copy.mkv", "coded.webm", "base.crf23.mp4"]
+    assert all(is_temporary(tmp) for tmp, _ in renamed), renamed
+    assert sorted(os.listdir(tmp_path)) == ["base.crf23.mp4", "coded.webm", "copy.mkv"]
+
+
+def test_stale_temporaries_of_copy_writers_are_counted_and_removed(tmp_path, monkeypatch):
+    """A run killed while writing a degraded or coded copy leaves its temporary file in the copy
+    folder: counted and removed like the cache's own once an hour old, a younger one kept."""
+    from aigvqa.augment import copy_folder_prefix
+    from aigvqa.families import family_folder_prefix
+    from aigvqa.video_writing import temporary_path
+    from conftest import run_cli
+
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path))
+    augmented = tmp_path / "augmented" / f"{copy_folder_prefix()}ab"
+    family = tmp_path / "families" / f"{family_folder_prefix()}cd-n40"
+    benchmark = tmp_path / "modern_eval" / "m3-ef-n48"
+    for folder in (augmented, family, benchmark):
+        folder.mkdir(parents=True)
+    copy = augmented / "blur-s0.500-r1.mkv"
+    copy.write_bytes(b"a finished copy")
+    stale = [
+        temporary_path(augmented / "noise-s0.200-r3.mkv"),
+        temporary_path(family / "base.crf23.mp4"),
+        family / ".warp-s0.100-r2.crf35.mp4.4242.tmp",  # an earlier aigvqa's coded member
+        benchmark / ".crf17.mp4.tmp.mp4",  # an earlier modern_eval.py's copy
+    ]
+    fresh = temporary_path(family / "base.mkv")  # may belong to a run still writing
+    old = time.time() - 2 * 3600
+    for path in [*stale, fresh]:
+        path.write_bytes(b"partial")
+    for path in [*stale, copy]:
+        os.utime(path, (old, old))
+
+    assert sorted(FeatureCache(tmp_path).usage().stale_temporaries) == sorted(stale)
+    result = run_cli("cache")
+    assert "4 leftover temporary files" in result.output
+    assert "degraded copies (augmented): 0.0 MB" in result.output
+    result = run_cli("cache", "--clean")
+    assert "removed 4 leftover temporary files" in result.output
+    assert not any(p.exists() for p in stale) and fresh.exists() and copy.exists()
+    assert FeatureCache(tmp_path).usage().stale_temporaries == []
 
 
 def test_copies_an_older_version_made_are_reported_and_cleaned(tmp_path, monkeypatch):

@@ -37,6 +37,7 @@ import numpy as np
 from aigvqa.artifacts import ARTIFACTS, degrade
 from aigvqa.cache import file_digest
 from aigvqa.data import Item
+from aigvqa.video_writing import write_coded
 
 AUGMENT_VERSION = "3"  # bump when the copies made for the same settings change
 AUGMENT_FOLDER = "augmented"  # under the cache root
@@ -151,21 +152,9 @@ def rescale(frames: list[np.ndarray], factor: float) -> list[np.ndarray]:
 def write_lossless(path: Path, frames: list[np.ndarray], fps: float) -> None:
     """Write RGB frames losslessly (FFV1 in Matroska) atomically: decoding gives them back exactly,
     and the same frames give the same bytes (no random segment id or date), so a copy made again
-    keeps its features' cache entries (they are keyed by the file's digest)."""
-    from fractions import Fraction
-
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp.mkv")
-    h, w = frames[0].shape[:2]
-    with av.open(str(tmp), "w", options={"fflags": "+bitexact"}) as out:
-        stream = out.add_stream("ffv1", rate=Fraction(fps).limit_denominator(1001))
-        stream.width, stream.height, stream.pix_fmt = w, h, "bgr0"
-        stream.options = {"threads": "1"}
-        for f in frames:
-            for packet in stream.encode(av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")):
-                out.mux(packet)
-        for packet in stream.encode():
-            out.mux(packet)
-    tmp.replace(path)
+    keeps its features' cache entries (they are keyed by the file's digest). A writer killed
+    mid-write leaves a temporary file :func:`aigvqa.video_writing.is_temporary` recognises."""
+    write_coded(path, frames, fps, "ffv1", {"threads": "1"}, pix_fmt="bgr0")
 
 
 def make_variant(frames: list[np.ndarray], fps: float, variant: Variant) -> list[np.ndarray]:

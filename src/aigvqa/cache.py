@@ -11,6 +11,7 @@ import hashlib
 import json
 import os
 import shutil
+import stat
 import tempfile
 import time
 from dataclasses import dataclass, field
@@ -20,9 +21,17 @@ from typing import Any
 import numpy as np
 import platformdirs
 
+from aigvqa.video_writing import is_temporary
+
 CACHE_ENV = "AIGVQA_CACHE_DIR"
 TEMP_PREFIX = ".tmp-"
 STALE_AFTER_S = 3600.0  # a temporary file this old belongs to a writer that was killed
+
+
+def _is_temporary(name: str) -> bool:
+    """Whether a file under the cache root is a writer's temporary: an entry's (``.tmp-*.npz``) or
+    a degraded or coded copy's (:func:`aigvqa.video_writing.is_temporary`)."""
+    return (name.startswith(TEMP_PREFIX) and name.endswith(".npz")) or is_temporary(name)
 
 
 @dataclass
@@ -114,7 +123,9 @@ class FeatureCache:
 
     def usage(self, stale_after_s: float = STALE_AFTER_S, copies: dict[str, str] | None = None) -> CacheUsage:
         """Entries and bytes per extractor, and temporary files older than ``stale_after_s``
-        (left by a writer killed mid-write; a younger one may belong to a running writer).
+        (left by a writer killed mid-write; a younger one may belong to a running writer): the
+        cache's own (``.tmp-*.npz``) and those of the writers of degraded and coded copies anywhere
+        under the root (:func:`aigvqa.video_writing.is_temporary`).
 
         ``copies`` maps a folder of degraded copies (``"augmented"``, ...) to the name prefix of
         the folders the current version makes: its bytes are counted, and its folders without
@@ -130,14 +141,19 @@ class FeatureCache:
                 out.copy_bytes[kind] = out.copy_bytes.get(kind, 0) + size
                 if not folder.name.startswith(prefix):
                     out.outdated_copies.append(folder)
-        for extractor_dir in sorted(p for p in self.root.iterdir() if p.is_dir() and p.name not in copies):
-            name = extractor_dir.name
-            for path in extractor_dir.rglob("*.npz"):
+        for top in sorted(p for p in self.root.iterdir() if p.is_dir()):
+            name, holds_entries = top.name, top.name not in copies
+            for path in top.rglob("*"):
+                temporary = _is_temporary(path.name)
+                if not temporary and not (holds_entries and path.suffix == ".npz"):
+                    continue
                 try:
                     st = path.stat()
                 except OSError:  # removed by a concurrent run
                     continue
-                if path.name.startswith(TEMP_PREFIX):
+                if not stat.S_ISREG(st.st_mode):
+                    continue
+                if temporary:
                     if now - st.st_mtime > stale_after_s:
                         out.stale_temporaries.append(path)
                     continue

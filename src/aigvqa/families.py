@@ -31,6 +31,7 @@ from aigvqa.artifacts import ARTIFACTS, encode_h264
 from aigvqa.augment import Variant, make_variant, stable_seed, warn_copy_failed, write_lossless
 from aigvqa.cache import file_digest
 from aigvqa.data import Item
+from aigvqa.video_writing import atomic_path
 
 FAMILY_VERSION = "3"  # bump when the copies made for the same settings change
 FAMILY_FOLDER = "families"  # under the cache root
@@ -154,7 +155,7 @@ def make_family(
                     write_lossless(group[0], copy, fps)
                 for q, c in zip(group[1:], coded, strict=True):
                     if not q.exists():
-                        _write_coded(q, copy, fps, c)
+                        _write_h264(q, copy, fps, c)
             done.extend(str(q) for q in group)
         except Exception as exc:
             warn_copy_failed(src, t, exc)
@@ -162,11 +163,14 @@ def make_family(
     return done
 
 
-def _write_coded(path: Path, frames: list[np.ndarray], fps: float, crf: int) -> None:
-    """An H.264 MP4 at ``crf`` (libx264's default preset, as a user's script writes one), atomically."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(encode_h264(frames, fps, crf, preset="medium"))
-    tmp.replace(path)
+def _write_h264(path: Path, frames: list[np.ndarray], fps: float, crf: int) -> None:
+    """An H.264 MP4 at ``crf`` (libx264's default preset, as a user's script writes one), atomically.
+
+    Its bytes are :func:`~aigvqa.artifacts.encode_h264`'s (OpenCV's RGB -> YUV conversion, odd sizes
+    padded), not :func:`~aigvqa.video_writing.write_coded`'s: the family's cached features are keyed
+    by them."""
+    with atomic_path(path) as tmp:
+        tmp.write_bytes(encode_h264(frames, fps, crf, preset="medium"))
 
 
 def family_items(
