@@ -161,7 +161,7 @@ def counting(monkeypatch):
 
     def read_clip(path, config=None, on_frame=None, native_pairs=False):
         decodes.append(Path(path).name)
-        return real(path, config, on_frame)
+        return real(path, config, on_frame, native_pairs)
 
     monkeypatch.setattr(extract_mod, "read_clip", read_clip)
     return decodes

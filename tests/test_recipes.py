@@ -130,3 +130,15 @@ def test_the_native_candidate_is_defaults_video_block_reading_the_native_measure
     video["features"] = "video,colour,pacing,codec,detail,morph"
     video["exclude"] = [*video["exclude"], "codec.cd_flat4_mean", "detail.dt_lap_ratio_01"]
     assert load_recipe(RECIPES / "native_model.json") == expected
+
+
+def test_the_coherent_candidate_is_defaults_video_block_reading_the_coherent_detail():
+    """``coherent_model.json`` is ``default`` whose video block also reads ``coherence`` (its
+    exclude list is ``default``'s, inherited, not repeated)."""
+    expected = copy.deepcopy(load_recipe(RECIPES / "default_model.json"))
+    names = expected["features"].split(",")
+    expected["features"] = ",".join([*names[: names.index("lexical")], "coherence", *names[names.index("lexical") :]])
+    video = expected["regressor_params"]["blocks"][0]
+    assert video["name"] == "video"
+    video["features"] = "video,colour,pacing,coherence"
+    assert load_recipe(RECIPES / "coherent_model.json") == expected

@@ -213,7 +213,8 @@ def run_video_task(task: VideoTask) -> VideoResult:
     if missing:
         measured = _FrameMeasures([ex for ex, _ in missing])
         try:
-            clip = read_clip(task.path, task.sampling, measured if measured.extractors else None)
+            pairs = any(ex.native_pairs for ex, _ in missing)
+            clip = read_clip(task.path, task.sampling, measured if measured.extractors else None, native_pairs=pairs)
         except VideoError as exc:  # depends only on the bytes: remembered, not retried
             _put(cache, UNREADABLE, _unreadable_key(), digest, {"__arrays__": {"reason": np.array(exc.reason)}})
             return VideoResult(task.index, {}, exc.reason)
@@ -425,7 +426,7 @@ def extract_frames_features(
     errors: dict[int, str] = {}
     for i, ((frames, fps), prompt) in enumerate(zip(videos, prompts, strict=True)):
         try:
-            clip = clip_from_frames(frames, fps, sampling)
+            clip = clip_from_frames(frames, fps, sampling, native_pairs=any(ex.native_pairs for ex in video_ex))
         except (TypeError, ValueError) as exc:
             errors[i] = str(exc)
             continue

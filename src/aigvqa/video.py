@@ -88,6 +88,10 @@ class Clip:
     # (K, c, c') uint8 grey, at the video's own resolution: a centre crop of each spatial sample,
     # at most ``NATIVE_CROP`` pixels a side, its corner on the 16-pixel coding grid (codec traces)
     native: np.ndarray | None = None
+    # (K, c, c') uint8 grey, the same crop of the frame right after each spatial sample (of the
+    # frame before it for a sample that is the video's last frame): consecutive pairs at the
+    # video's own resolution; read only when an extractor asks for them (``native_pairs``)
+    native_next: np.ndarray | None = None
     _grey_motion: np.ndarray | None = field(default=None, init=False, repr=False, compare=False)
 
     def grey_motion(self) -> np.ndarray:
@@ -535,7 +539,10 @@ def _expected_samples(estimate: int, keeper: _StridedKeeper, count: int) -> froz
 
 
 def read_clip(
-    path: str | os.PathLike, config: SamplingConfig | None = None, on_frame: FrameCallback | None = None
+    path: str | os.PathLike,
+    config: SamplingConfig | None = None,
+    on_frame: FrameCallback | None = None,
+    native_pairs: bool = False,
 ) -> Clip:
     """Decode a video once and sample its frames according to ``config``.
 
@@ -547,6 +554,8 @@ def read_clip(
     converted: per-frame measures can then run while the rest of the video is decoded. A
     frame announced but not sampled (the header was wrong) is absent from the clip's
     ``frame_numbers``; a sample not announced is only in the clip.
+
+    ``native_pairs`` also keeps :attr:`Clip.native_next`, each sample's neighbour at full size.
     """
     config = config or SamplingConfig()
     path = Path(path)
@@ -564,6 +573,9 @@ def read_clip(
         expected = _expected_samples(estimate, spatial, config.spatial_frames)
         early: dict[int, np.ndarray] = {}  # expected samples, converted as they are decoded
         early_native: dict[int, np.ndarray] = {}
+        early_next: dict[int, np.ndarray] = {}  # with native_pairs: the frame after an expected sample
+        pending: list[Any] | None = None  # the holder of the candidate decoded just before this frame
+        previous = before_previous = None  # with native_pairs: the last two frames decoded
         n = 0
         width = height = 0
         timing = _Timing()
@@ -580,19 +592,35 @@ def read_clip(
                 spatial_size = _scaled_size(width, height, config.spatial_side)
             timing.add(frame.time)
             qps.add(frame)
+            if native_pairs and pending is not None:
+                if n - 1 in expected:  # converted now, nothing held
+                    early_next[n - 1] = converter.native_grey(frame)
+                else:
+                    pending[1] = frame
+                pending = None
             if spatial.wants(n):
-                spatial.add(n, frame)
+                holder = [frame, None]  # the sample and, with native_pairs, the frame after it
+                spatial.add(n, holder)
+                pending = holder if native_pairs else None
                 if n in expected:
                     early[n] = convert(frame, spatial_size)
                     early_native[n] = converter.native_grey(frame)
                     if on_frame is not None:
                         on_frame(n, early[n], width)
+            if native_pairs:
+                before_previous, previous = previous, frame
             n += 1
         kept = spatial.items
         numbers = tuple(kept[i][0] for i in sample_indices(len(kept), config.spatial_frames))
-        chosen = dict(kept)
+        chosen = {i: holder[0] for i, holder in kept}
         frames = [early[i] if i in early else convert(chosen[i], spatial_size) for i in numbers]
         native = [early_native[i] if i in early_native else converter.native_grey(chosen[i]) for i in numbers]
+        native_next = None
+        if native_pairs:
+            last = before_previous if before_previous is not None else previous  # for the video's last frame
+            neighbours = {i: holder[1] if holder[1] is not None else last for i, holder in kept}
+            native_next = np.stack([early_next[i] if i in early_next else converter.native_grey(neighbours[i])
+                                    for i in numbers])  # fmt: skip
     except (VideoError, MemoryError):
         raise
     except Exception as exc:  # e.g. a pixel format that cannot be converted to RGB
@@ -607,7 +635,7 @@ def read_clip(
     info = VideoInfo(width, height, fps, n, duration, codec, len(errors), qps.mean())
     motion = sampler.motion
     motion_fps = fps / motion.stride if fps > 0 else 0.0
-    return Clip(np.stack(frames), motion.array(), motion_fps, info, numbers, np.stack(native))
+    return Clip(np.stack(frames), motion.array(), motion_fps, info, numbers, np.stack(native), native_next)
 
 
 def probe_safely(path: str | os.PathLike) -> tuple[VideoInfo | None, str | None]:
@@ -643,12 +671,14 @@ def as_frames(video: Any) -> np.ndarray:
     return np.ascontiguousarray(video)
 
 
-def clip_from_frames(frames: Any, fps: float, config: SamplingConfig | None = None) -> Clip:
+def clip_from_frames(
+    frames: Any, fps: float, config: SamplingConfig | None = None, native_pairs: bool = False
+) -> Clip:
     """Sample frames held in memory exactly as :func:`read_clip` samples a file holding them.
 
     ``frames`` as :func:`as_frames` takes them; ``fps`` is their frame rate. Frames decoded
     from a lossless file give that file's clip, bit for bit: the same samples, downscaled by
-    the same swscale area filter.
+    the same swscale area filter (and, with ``native_pairs``, the same :attr:`Clip.native_next`).
     """
     config = config or SamplingConfig()
     if fps is None or not np.isfinite(fps) or fps <= 0:
@@ -674,5 +704,6 @@ def clip_from_frames(frames: Any, fps: float, config: SamplingConfig | None = No
         return native_crop(reformatter.reformat(frame, format="gray").to_ndarray())
 
     native = np.stack([grey(i) for i in numbers])
+    native_next = np.stack([grey(i + 1 if i + 1 < n else max(i - 1, 0)) for i in numbers]) if native_pairs else None
     info = VideoInfo(width, height, float(fps), n, n / float(fps), "rawvideo")
-    return Clip(spatial, motion, float(fps) / motion_stride, info, numbers, native)
+    return Clip(spatial, motion, float(fps) / motion_stride, info, numbers, native, native_next)

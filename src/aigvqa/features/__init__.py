@@ -10,6 +10,7 @@ from __future__ import annotations
 from aigvqa.features import (  # noqa: F401
     bitstream,
     codec,
+    coherence,
     colour,
     deep,
     detail,

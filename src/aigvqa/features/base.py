@@ -40,6 +40,9 @@ class FeatureExtractor(ABC):
     # stage can read it itself (the fine-tuning regressor decodes in its data-loader workers);
     # its output is never cached (it names this run's file)
     reads_file: ClassVar[bool] = False
+    # reads :attr:`aigvqa.video.Clip.native_next` (each spatial sample's neighbour at full size),
+    # which the reader keeps only when an extractor of the clip asks for it
+    native_pairs: ClassVar[bool] = False
 
     @classmethod
     def artifact_of(cls, key: str) -> str:

@@ -24,8 +24,25 @@ from aigvqa.video import Clip
 _MAD_TO_SIGMA = 1.4826  # a median absolute deviation times this is a Gaussian's sigma
 
 
+class StillPixelExtractor(FeatureExtractor):
+    """An extractor that reads the pixels where the picture does not move between two frames:
+    those whose frame-to-frame change, blurred with sigma 2, is under ``still`` grey levels; a
+    pair of frames counts when at least ``min_still`` of its pixels are still."""
+
+    def __init__(self, still: float = 1.0, min_still: float = 0.05):
+        if not float(still) > 0:
+            raise ValueError(f"{self.name}: still must be a positive number of grey levels, got {still!r}")
+        if not 0.0 <= float(min_still) < 1.0:
+            raise ValueError(f"{self.name}: min_still must be in [0, 1), got {min_still!r}")
+        self.still = float(still)
+        self.min_still = float(min_still)
+
+    def config(self) -> dict[str, Any]:
+        return {"still": self.still, "min_still": self.min_still}
+
+
 @EXTRACTORS.register("grain")
-class TemporalGrain(FeatureExtractor):
+class TemporalGrain(StillPixelExtractor):
     """Temporal grain on consecutive motion frames: per pair, the robust spread (1.4826 x the
     median absolute value) of the frame difference's fine-scale part (minus its Gaussian blur of
     sigma 1) over the still pixels (the difference blurred with sigma 2 under ``still`` grey
@@ -37,17 +54,6 @@ class TemporalGrain(FeatureExtractor):
     concurrent = True
     measures = "temporal grain: fine-scale frame-to-frame change where the picture is still (noise, not texture)"
     artifacts = (("", "noise"),)
-
-    def __init__(self, still: float = 1.0, min_still: float = 0.05):
-        if not float(still) > 0:
-            raise ValueError(f"grain: still must be a positive number of grey levels, got {still!r}")
-        if not 0.0 <= float(min_still) < 1.0:
-            raise ValueError(f"grain: min_still must be in [0, 1), got {min_still!r}")
-        self.still = float(still)
-        self.min_still = float(min_still)
-
-    def config(self) -> dict[str, Any]:
-        return {"still": self.still, "min_still": self.min_still}
 
     def extract(self, clip: Clip | None, prompt: str) -> dict[str, float]:
         clip = self.decoded(clip)
