@@ -339,8 +339,9 @@ def test_the_copy_writers_write_under_a_name_the_scan_recognises(tmp_path, monke
 
 
 def test_stale_temporaries_of_copy_writers_are_counted_and_removed(tmp_path, monkeypatch):
-    """A run killed while writing a degraded or coded copy leaves its temporary file in the copy
-    folder: counted and removed like the cache's own once an hour old, a younger one kept."""
+    """A run killed while writing a degraded or coded copy (or a fine-tuning frame file) leaves its
+    temporary file in its folder: counted and removed like the cache's own once an hour old, a
+    younger one kept."""
     from aigvqa.augment import copy_folder_prefix
     from aigvqa.families import family_folder_prefix
     from aigvqa.video_writing import temporary_path
@@ -350,7 +351,8 @@ def test_stale_temporaries_of_copy_writers_are_counted_and_removed(tmp_path, mon
     augmented = tmp_path / "augmented" / f"{copy_folder_prefix()}ab"
     family = tmp_path / "families" / f"{family_folder_prefix()}cd-n40"
     benchmark = tmp_path / "modern_eval" / "m3-ef-n48"
-    for folder in (augmented, family, benchmark):
+    frames = tmp_path / "frames" / "settings" / "ab"
+    for folder in (augmented, family, benchmark, frames):
         folder.mkdir(parents=True)
     copy = augmented / "blur-s0.500-r1.mkv"
     copy.write_bytes(b"a finished copy")
@@ -359,6 +361,7 @@ def test_stale_temporaries_of_copy_writers_are_counted_and_removed(tmp_path, mon
         temporary_path(family / "base.crf23.mp4"),
         family / ".warp-s0.100-r2.crf35.mp4.4242.tmp",  # an earlier aigvqa's coded member
         benchmark / ".crf17.mp4.tmp.mp4",  # an earlier modern_eval.py's copy
+        frames / ".tmp-k2j4.npy",  # the fine-tuning frame store's
     ]
     fresh = temporary_path(family / "base.mkv")  # may belong to a run still writing
     old = time.time() - 2 * 3600
@@ -369,10 +372,10 @@ def test_stale_temporaries_of_copy_writers_are_counted_and_removed(tmp_path, mon
 
     assert sorted(FeatureCache(tmp_path).usage().stale_temporaries) == sorted(stale)
     result = run_cli("cache")
-    assert "4 leftover temporary files" in result.output
+    assert "5 leftover temporary files" in result.output
     assert "degraded copies (augmented): 0.0 MB" in result.output
     result = run_cli("cache", "--clean")
-    assert "removed 4 leftover temporary files" in result.output
+    assert "removed 5 leftover temporary files" in result.output
     assert not any(p.exists() for p in stale) and fresh.exists() and copy.exists()
     assert FeatureCache(tmp_path).usage().stale_temporaries == []
 

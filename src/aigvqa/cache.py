@@ -29,9 +29,10 @@ STALE_AFTER_S = 3600.0  # a temporary file this old belongs to a writer that was
 
 
 def _is_temporary(name: str) -> bool:
-    """Whether a file under the cache root is a writer's temporary: an entry's (``.tmp-*.npz``) or
-    a degraded or coded copy's (:func:`aigvqa.video_writing.is_temporary`)."""
-    return (name.startswith(TEMP_PREFIX) and name.endswith(".npz")) or is_temporary(name)
+    """Whether a file under the cache root is a writer's temporary: an entry's (``.tmp-*.npz``),
+    the fine-tuning frame store's (``.tmp-*.npy``, :mod:`aigvqa.finetune.frames`) or a degraded
+    or coded copy's (:func:`aigvqa.video_writing.is_temporary`)."""
+    return (name.startswith(TEMP_PREFIX) and name.endswith((".npz", ".npy"))) or is_temporary(name)
 
 
 @dataclass
@@ -124,8 +125,8 @@ class FeatureCache:
     def usage(self, stale_after_s: float = STALE_AFTER_S, copies: dict[str, str] | None = None) -> CacheUsage:
         """Entries and bytes per extractor, and temporary files older than ``stale_after_s``
         (left by a writer killed mid-write; a younger one may belong to a running writer): the
-        cache's own (``.tmp-*.npz``) and those of the writers of degraded and coded copies anywhere
-        under the root (:func:`aigvqa.video_writing.is_temporary`).
+        cache's own (``.tmp-*.npz``), the frame store's (``.tmp-*.npy``) and those of the writers of
+        degraded and coded copies anywhere under the root (:func:`aigvqa.video_writing.is_temporary`).
 
         ``copies`` maps a folder of degraded copies (``"augmented"``, ...) to the name prefix of
         the folders the current version makes: its bytes are counted, and its folders without
