@@ -121,8 +121,8 @@ def test_the_half_trees_candidate_changes_only_the_video_blocks_weights():
 
 def test_the_native_candidate_is_defaults_video_block_reading_the_native_measures():
     """``native_model.json`` is ``default`` whose video block also reads ``codec``, ``detail`` and
-    ``morph``, less the two of their columns that noise drives; it repeats ``default``'s exclude
-    list (lists replace), so a change to that list must reach it too."""
+    ``morph``, less the two of their columns that noise drives (added to ``default``'s exclude
+    list with ``"exclude+"``, so a change to that list reaches it too)."""
     expected = copy.deepcopy(load_recipe(RECIPES / "default_model.json"))
     expected["regressor_params"]["unread"] = "bitstream"
     video = expected["regressor_params"]["blocks"][0]
@@ -142,3 +142,30 @@ def test_the_coherent_candidate_is_defaults_video_block_reading_the_coherent_det
     assert video["name"] == "video"
     video["features"] = "video,colour,pacing,coherence"
     assert load_recipe(RECIPES / "coherent_model.json") == expected
+
+
+def test_a_plus_key_adds_to_the_bases_list(tmp_path):
+    """``"key+": [...]`` adds the items the base's list lacks, at the end, at any depth and in a
+    stack's blocks; with no base list it is the list itself."""
+    _write(tmp_path / "base.json", {"regressor_params": {"blocks": [{"name": "video", "exclude": ["a", "b"]}]},
+                                     "augment": {"scales": [0.5]}})
+    _write(tmp_path / "over.json", {"base": "base.json", "augment": {"scales+": [2.0, 0.5]},
+                                     "regressor_params": {"blocks": [{"name": "video", "exclude+": ["c", "a"]},
+                                                                     {"name": "prompt", "exclude+": ["d"]}]}})
+    got = load_recipe(tmp_path / "over.json")
+    assert got["augment"] == {"scales": [0.5, 2.0]}
+    assert got["regressor_params"]["blocks"] == [{"name": "video", "exclude": ["a", "b", "c"]},
+                                                 {"name": "prompt", "exclude": ["d"]}]
+    assert load_recipe({"augment": {"scales+": [2.0]}}) == {"augment": {"scales": [2.0]}}
+
+
+@pytest.mark.parametrize(
+    ("over", "message"),
+    [({"augment": {"scales+": 2.0}}, r"'scales\+' must be a list"),
+     ({"augment+": ["x"]}, r"'augment\+' adds to a list, but the base's 'augment' is")],
+)
+def test_a_plus_key_that_cannot_add_is_reported_naming_the_recipe(tmp_path, over, message):
+    _write(tmp_path / "base.json", {"augment": {"scales": [0.5]}})
+    path = _write(tmp_path / "over.json", {"base": "base.json", **over})
+    with pytest.raises(RecipeError, match=f"over.json: {message}"):
+        load_recipe(path)

@@ -22,14 +22,46 @@ def _named(value: Any) -> bool:
     return isinstance(value, list) and bool(value) and all(isinstance(v, dict) and "name" in v for v in value)
 
 
+def _adds(key: str) -> bool:
+    """A key that adds to the base's list (``"exclude+"``)."""
+    return key.endswith("+") and len(key) > 1
+
+
+def _appended(key: str, base: Any, value: Any) -> list[Any]:
+    """``base``'s list with the items of ``value`` it lacks added at the end (``"key+"``)."""
+    if not isinstance(value, list):
+        raise RecipeError(f"'{key}+' must be a list to add to '{key}', got {value!r}")
+    if base is None:
+        base = []
+    if not isinstance(base, list):
+        raise RecipeError(f"'{key}+' adds to a list, but the base's '{key}' is {base!r}")
+    return [*base, *(v for v in value if v not in base)]
+
+
+def _resolve_appends(settings: Any) -> Any:
+    """``settings`` with every ``"key+"`` left over (no base value to add to) made ``"key"``."""
+    if isinstance(settings, list):
+        return [_resolve_appends(v) for v in settings]
+    if not isinstance(settings, dict):
+        return settings
+    out = {key: _resolve_appends(value) for key, value in settings.items() if not _adds(key)}
+    for key, value in settings.items():
+        if _adds(key):
+            out[key[:-1]] = _appended(key[:-1], out.get(key[:-1]), _resolve_appends(value))
+    return out
+
+
 def merge_settings(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     """``base`` with ``override`` laid over it: objects merge key by key (recursively), lists of
     named objects (a stack's ``blocks``) merge object by ``"name"`` (the base's order kept, new
-    names added at the end), any other value replaces the base's, and ``null`` removes the setting
+    names added at the end), ``"key+": [...]`` adds its items to the base's list ``"key"`` (those
+    it lacks, at the end), any other value replaces the base's, and ``null`` removes the setting
     (the model's default applies)."""
     out = dict(base)
     for key, value in override.items():
-        if value is None:
+        if _adds(key):
+            out[key[:-1]] = _appended(key[:-1], out.get(key[:-1]), value)
+        elif value is None:
             out.pop(key, None)
         elif isinstance(value, dict) and isinstance(out.get(key), dict):
             out[key] = merge_settings(out[key], value)
@@ -57,17 +89,26 @@ def _read_settings(path: Path, where: str, chain: tuple[Path, ...] = ()) -> dict
 
 
 def _with_base(params: dict[str, Any], folder: Path, where: str, chain: tuple[Path, ...]) -> dict[str, Any]:
+    try:
+        return _laid_over_base(params, folder, where, chain)
+    except RecipeError as exc:
+        if str(exc).startswith(where):
+            raise
+        raise RecipeError(f"{where}: {exc}") from None
+
+
+def _laid_over_base(params: dict[str, Any], folder: Path, where: str, chain: tuple[Path, ...]) -> dict[str, Any]:
     params = {k: v for k, v in params.items() if not k.startswith("_")}
     base = params.pop("base", None)
     if base is None:
-        return params
+        return _resolve_appends(params)
     if not isinstance(base, str) or not base:
         raise RecipeError(f"{where}: 'base' must be the path of another recipe, got {base!r}")
     path = folder / base
     if path.resolve() in chain:
         names = " -> ".join(str(p) for p in (*chain, path.resolve()))
         raise RecipeError(f"{where}: 'base' recipes form a loop ({names})")
-    return merge_settings(_read_settings(path, f"{where}: base {base}", chain), params)
+    return _resolve_appends(merge_settings(_read_settings(path, f"{where}: base {base}", chain), params))
 
 
 def load_recipe(recipe: str | os.PathLike | dict[str, Any] | None) -> dict[str, Any]:
@@ -75,9 +116,9 @@ def load_recipe(recipe: str | os.PathLike | dict[str, Any] | None) -> dict[str, 
 
     Keys starting with ``_`` are comments. ``"base"`` names another recipe (a path relative to
     this file's folder; to the working directory for a dict) that this one is laid over: its
-    objects merge key by key, a stack's blocks by name, other values replace the base's, and
-    ``null`` removes a setting (:func:`merge_settings`). Unknown keys and bad ``sampling`` /
-    ``augment`` settings are reported, naming the file, never passed on.
+    objects merge key by key, a stack's blocks by name, ``"key+"`` adds to the base's list, other
+    values replace the base's, and ``null`` removes a setting (:func:`merge_settings`). Unknown
+    keys and bad ``sampling`` / ``augment`` settings are reported, naming the file, never passed on.
     """
     if recipe is None:
         return {}
