@@ -169,3 +169,13 @@ def test_a_plus_key_that_cannot_add_is_reported_naming_the_recipe(tmp_path, over
     path = _write(tmp_path / "over.json", {"base": "base.json", **over})
     with pytest.raises(RecipeError, match=f"over.json: {message}"):
         load_recipe(path)
+
+
+def test_the_native_half_candidate_is_native_with_half_the_trees():
+    """``native_half_model.json`` is ``native_model.json`` with LightGBM's weight in the video
+    block's blend halved, as ``half_trees_model.json`` does to ``default``."""
+    expected = copy.deepcopy(load_recipe(RECIPES / "native_model.json"))
+    video = expected["regressor_params"]["blocks"][0]
+    assert video["name"] == "video"
+    video.setdefault("params", {})["weights"] = [1.0, 1.0, 0.5]
+    assert load_recipe(RECIPES / "native_half_model.json") == expected
