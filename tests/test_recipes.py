@@ -157,6 +157,7 @@ def test_a_plus_key_adds_to_the_bases_list(tmp_path):
     assert got["regressor_params"]["blocks"] == [{"name": "video", "exclude": ["a", "b", "c"]},
                                                  {"name": "prompt", "exclude": ["d"]}]
     assert load_recipe({"augment": {"scales+": [2.0]}}) == {"augment": {"scales": [2.0]}}
+    assert merge_settings({}, {"augment": {"scales+": [2.0]}}) == {"augment": {"scales": [2.0]}}  # no base object
 
 
 @pytest.mark.parametrize(

@@ -39,7 +39,7 @@ def _appended(key: str, base: Any, value: Any) -> list[Any]:
 
 
 def _resolve_appends(settings: Any) -> Any:
-    """``settings`` with every ``"key+"`` left over (no base value to add to) made ``"key"``."""
+    """``settings`` laid over nothing: every ``"key+"`` (no base value to add to) made ``"key"``."""
     if isinstance(settings, list):
         return [_resolve_appends(v) for v in settings]
     if not isinstance(settings, dict):
@@ -60,7 +60,7 @@ def merge_settings(base: dict[str, Any], override: dict[str, Any]) -> dict[str, 
     out = dict(base)
     for key, value in override.items():
         if _adds(key):
-            out[key[:-1]] = _appended(key[:-1], out.get(key[:-1]), value)
+            out[key[:-1]] = _appended(key[:-1], out.get(key[:-1]), _resolve_appends(value))
         elif value is None:
             out.pop(key, None)
         elif isinstance(value, dict) and isinstance(out.get(key), dict):
@@ -68,9 +68,9 @@ def merge_settings(base: dict[str, Any], override: dict[str, Any]) -> dict[str, 
         elif _named(value) and _named(out.get(key)):
             given = {v["name"]: v for v in value}
             merged = [merge_settings(b, given.pop(b["name"])) if b["name"] in given else b for b in out[key]]
-            out[key] = merged + [v for v in value if v["name"] in given]
+            out[key] = merged + [_resolve_appends(v) for v in value if v["name"] in given]
         else:
-            out[key] = value
+            out[key] = _resolve_appends(value)
     return out
 
 
@@ -89,26 +89,21 @@ def _read_settings(path: Path, where: str, chain: tuple[Path, ...] = ()) -> dict
 
 
 def _with_base(params: dict[str, Any], folder: Path, where: str, chain: tuple[Path, ...]) -> dict[str, Any]:
-    try:
-        return _laid_over_base(params, folder, where, chain)
-    except RecipeError as exc:
-        if str(exc).startswith(where):
-            raise
-        raise RecipeError(f"{where}: {exc}") from None
-
-
-def _laid_over_base(params: dict[str, Any], folder: Path, where: str, chain: tuple[Path, ...]) -> dict[str, Any]:
     params = {k: v for k, v in params.items() if not k.startswith("_")}
     base = params.pop("base", None)
-    if base is None:
-        return _resolve_appends(params)
-    if not isinstance(base, str) or not base:
-        raise RecipeError(f"{where}: 'base' must be the path of another recipe, got {base!r}")
-    path = folder / base
-    if path.resolve() in chain:
-        names = " -> ".join(str(p) for p in (*chain, path.resolve()))
-        raise RecipeError(f"{where}: 'base' recipes form a loop ({names})")
-    return _resolve_appends(merge_settings(_read_settings(path, f"{where}: base {base}", chain), params))
+    settings: dict[str, Any] = {}
+    if base is not None:
+        if not isinstance(base, str) or not base:
+            raise RecipeError(f"{where}: 'base' must be the path of another recipe, got {base!r}")
+        path = folder / base
+        if path.resolve() in chain:
+            names = " -> ".join(str(p) for p in (*chain, path.resolve()))
+            raise RecipeError(f"{where}: 'base' recipes form a loop ({names})")
+        settings = _read_settings(path, f"{where}: base {base}", chain)
+    try:
+        return merge_settings(settings, params)  # over no base, a "key+" is the list itself
+    except RecipeError as exc:  # a "key+" that cannot add
+        raise RecipeError(f"{where}: {exc}") from None
 
 
 def load_recipe(recipe: str | os.PathLike | dict[str, Any] | None) -> dict[str, Any]:
