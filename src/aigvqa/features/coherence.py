@@ -36,23 +36,17 @@ def _shrunk(mask: np.ndarray, like: np.ndarray) -> np.ndarray:
     return cv2.resize(mask.view(np.uint8), (like.shape[1], like.shape[0]), interpolation=cv2.INTER_NEAREST) > 0
 
 
-def pair_measures(a: np.ndarray, b: np.ndarray, still: float, min_still: float) -> tuple[float, float, float, bool]:
-    """(log coherent energy full/half, full/quarter, share of still pixels, whether the still
-    pixels were enough to be used) of two consecutive float32 grey frames."""
-    moving = np.abs(cv2.GaussianBlur(b - a, (0, 0), 2.0))
-    mask = moving < still
-    share = float(mask.mean())
-    use = share >= min_still
+def coherent_ratios(a: np.ndarray, b: np.ndarray, mask: np.ndarray | None) -> tuple[float, float] | None:
+    """(log coherent energy full/half, full/quarter) of two consecutive float32 grey frames, over
+    ``mask`` (None: every pixel); None when the mask keeps no pixel at half or quarter size."""
     ha, hb = cv2.pyrDown(a), cv2.pyrDown(b)
     qa, qb = cv2.pyrDown(ha), cv2.pyrDown(hb)
-    half_mask = _shrunk(mask, ha) if use else None
-    quarter_mask = _shrunk(mask, qa) if use else None
-    if use and (not half_mask.any() or not quarter_mask.any()):
-        use, half_mask, quarter_mask = False, None, None
-    c0 = _coherent(a, b, mask if use else None)
-    c1 = _coherent(ha, hb, half_mask)
-    c2 = _coherent(qa, qb, quarter_mask)
-    return math.log((c0 + 1.0) / (c1 + 1.0)), math.log((c0 + 1.0) / (c2 + 1.0)), share, use
+    half_mask = _shrunk(mask, ha) if mask is not None else None
+    quarter_mask = _shrunk(mask, qa) if mask is not None else None
+    if mask is not None and (not half_mask.any() or not quarter_mask.any()):
+        return None
+    c0, c1, c2 = _coherent(a, b, mask), _coherent(ha, hb, half_mask), _coherent(qa, qb, quarter_mask)
+    return math.log((c0 + 1.0) / (c1 + 1.0)), math.log((c0 + 1.0) / (c2 + 1.0))
 
 
 @EXTRACTORS.register("coherence")
@@ -82,12 +76,16 @@ class CoherentDetail(StillPixelExtractor):
         pairs = [(a, b) for a, b in pairs if min(a.shape) >= 16]  # two pyramid levels
         if not pairs:
             return {"ch_fine_half": 0.0, "ch_fine_quarter": 0.0, "ch_still_share": 0.0}
-        rows = [pair_measures(a.astype(np.float32), b.astype(np.float32), self.still, self.min_still) for a, b in pairs]
-        used = [r for r in rows if r[3]] or [
-            pair_measures(a.astype(np.float32), b.astype(np.float32), self.still, 1.0) for a, b in pairs
+        pairs = [(a.astype(np.float32), b.astype(np.float32)) for a, b in pairs]
+        masks = [self.still_mask(b - a) for a, b in pairs]
+        shares = [float(m.mean()) for m in masks]
+        used = [coherent_ratios(a, b, m) for (a, b), m, share in zip(pairs, masks, shares, strict=True)
+                if share >= self.min_still]  # fmt: skip
+        used = [r for r in used if r is not None] or [
+            coherent_ratios(a, b, None) for a, b in pairs
         ]  # no pair with enough still pixels: every pixel of every pair
         return {
             "ch_fine_half": float(np.mean([r[0] for r in used])),
             "ch_fine_quarter": float(np.mean([r[1] for r in used])),
-            "ch_still_share": float(np.mean([r[2] for r in rows])),
+            "ch_still_share": float(np.mean(shares)),
         }

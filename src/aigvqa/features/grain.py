@@ -40,6 +40,10 @@ class StillPixelExtractor(FeatureExtractor):
     def config(self) -> dict[str, Any]:
         return {"still": self.still, "min_still": self.min_still}
 
+    def still_mask(self, change: np.ndarray) -> np.ndarray:
+        """The still pixels of a float32 frame-to-frame ``change``."""
+        return np.abs(cv2.GaussianBlur(change, (0, 0), 2.0)) < self.still
+
 
 @EXTRACTORS.register("grain")
 class TemporalGrain(StillPixelExtractor):
@@ -61,7 +65,7 @@ class TemporalGrain(StillPixelExtractor):
         grain, shares = [], []
         for i in range(len(grays) - 1):
             change = grays[i + 1] - grays[i]
-            still = np.abs(cv2.GaussianBlur(change, (0, 0), 2.0)) < self.still
+            still = self.still_mask(change)
             share = float(still.mean())
             shares.append(share)
             if share < self.min_still:
